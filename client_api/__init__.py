@@ -1,0 +1,14 @@
+"""The client-server API (/_matrix/client) as thin aiohttp routes over the services."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from client_api.routes import account, capabilities, devices, login, registration, versions
+
+ROUTE_MODULES = (versions, registration, login, account, devices, capabilities)
+
+
+def install_client_api(app: web.Application) -> None:
+    for module in ROUTE_MODULES:
+        module.routes.install(app)

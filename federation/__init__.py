@@ -1,0 +1,1 @@
+"""The server-server API (see README.md in this folder)."""

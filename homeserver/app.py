@@ -1,0 +1,245 @@
+"""The composition root: builds the pool, stores, services and HTTP app of one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+from signedjson.key import SigningKey
+
+from client_api import install_client_api
+from homeserver.config import HomeserverConfig
+from homeserver.embedded_postgres import EmbeddedPostgres
+from homeserver.http import observability
+from homeserver.http.middleware import matrix_middleware
+from homeserver.http.routing import SERVICES_KEY, TRUST_X_FORWARDED_KEY
+from homeserver.services.account import AccountService
+from homeserver.services.auth import AuthService
+from homeserver.services.capabilities import CapabilitiesService
+from homeserver.services.clock import Clock
+from homeserver.services.container import Services
+from homeserver.services.devices import DeviceService
+from homeserver.services.discovery import Discovery
+from homeserver.services.login import LoginService
+from homeserver.services.passwords import PasswordHasher
+from homeserver.services.ratelimit import Bucket, RateLimiter
+from homeserver.services.registration import RegistrationPolicy, RegistrationService
+from homeserver.services.uia import UiaService
+from homeserver.signing_key import load_or_create_signing_key
+
+from homeserver.types.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
+from storage.database import Database
+from storage.migrator import migrate
+from storage.stores import Stores
+
+log = structlog.get_logger(__name__)
+
+_HOUSEKEEPING_INTERVAL_S = 300
+
+
+async def open_database(config: HomeserverConfig) -> tuple[Database, EmbeddedPostgres | None]:
+    """Connect to the configured Postgres, or start the embedded one, and migrate."""
+    embedded = None
+    dsn = config.database.url
+    if dsn is None:
+        embedded = EmbeddedPostgres(config.resolve_path(config.database.embedded_data_dir))
+        dsn = await embedded.start()
+    try:
+        database = await Database.connect(
+            dsn,
+            min_size=config.database.pool_min_size,
+            max_size=config.database.pool_max_size,
+            command_timeout_s=config.database.command_timeout_ms / 1000,
+        )
+        try:
+            async with database.pool.acquire() as conn:
+                await migrate(conn)
+        except BaseException:
+            await database.close()
+            raise
+    except BaseException:
+        if embedded is not None:
+            await embedded.stop()
+        raise
+    return database, embedded
+
+
+def build_services(config: HomeserverConfig, stores: Stores, clock: Clock) -> Services:
+    limits = config.rate_limiting
+    ratelimiter = RateLimiter(
+        clock,
+        limits.enabled,
+        {
+            name: Bucket(getattr(limits, name).per_second, getattr(limits, name).burst_count)
+            for name in (
+                "login_per_ip",
+                "login_per_account",
+                "login_failures_per_account",
+                "registration_per_ip",
+                "message_per_user",
+            )
+        },
+    )
+    hasher = PasswordHasher(config.password.hash_cost)
+    auth = AuthService(
+        stores,
+        clock,
+        config.auth.refreshable_access_token_lifetime_ms,
+        config.auth.refresh_token_lifetime_ms,
+        config.auth.token_cache_size,
+    )
+    devices = DeviceService(stores, clock, auth)
+    uia = UiaService(
+        stores,
+        clock,
+        hasher,
+        config.server_name,
+        config.auth.uia_session_timeout_ms,
+        config.registration.registration_tokens,
+    )
+    registration = RegistrationService(
+        stores,
+        clock,
+        hasher,
+        auth,
+        devices,
+        uia,
+        config.server_name,
+        RegistrationPolicy(
+            enabled=config.registration.enabled,
+            require_registration_token=config.registration.require_registration_token,
+            allow_guests=config.registration.allow_guests,
+            reserved_localparts=frozenset(config.registration.reserved_localparts),
+            password_min_length=config.password.min_length,
+        ),
+    )
+    return Services(
+        server_name=config.server_name,
+        discovery=Discovery.build(
+            config.server_name, config.client_base_url, config.well_known.server_delegation
+        ),
+        clock=clock,
+        ratelimiter=ratelimiter,
+        auth=auth,
+        devices=devices,
+        uia=uia,
+        registration=registration,
+        login=LoginService(
+            stores,
+            hasher,
+            auth,
+            devices,
+            ratelimiter,
+            config.server_name,
+            config.password.login_enabled,
+        ),
+        account=AccountService(stores, hasher, uia, devices, registration),
+        capabilities=CapabilitiesService(
+            config.password.login_enabled,
+            DEFAULT_ROOM_VERSION,
+            sorted(KNOWN_ROOM_VERSIONS, key=int),
+        ),
+    )
+
+
+def build_web_app(config: HomeserverConfig, services: Services) -> web.Application:
+    app = web.Application(
+        middlewares=[matrix_middleware], client_max_size=config.http.max_request_body_bytes
+    )
+    app[SERVICES_KEY] = services
+    app[TRUST_X_FORWARDED_KEY] = config.http.x_forwarded
+    install_client_api(app)
+    observability.install(app, metrics_enabled=config.metrics.enabled)
+    return app
+
+
+@dataclass
+class _Running:
+    database: Database
+    embedded: EmbeddedPostgres | None
+    services: Services
+    runner: web.AppRunner
+    housekeeping: asyncio.Task[None]
+
+
+class Homeserver:
+    """One homeserver process: `start()` brings everything up, `stop()` takes it down."""
+
+    def __init__(self, config: HomeserverConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or Clock()
+        self.signing_key: SigningKey | None = None
+        self._running: _Running | None = None
+
+    @property
+    def services(self) -> Services:
+        assert self._running is not None
+        return self._running.services
+
+    @property
+    def port(self) -> int:
+        assert self._running is not None
+        address = self._running.runner.addresses[0]
+        return int(address[1])
+
+    async def start(self) -> None:
+        self.signing_key = load_or_create_signing_key(
+            self.config.resolve_path(self.config.signing_key_path)
+        )
+        database, embedded = await open_database(self.config)
+        stores = Stores.build(database)
+        services = build_services(self.config, stores, self.clock)
+        runner = web.AppRunner(
+            build_web_app(self.config, services),
+            access_log=None,
+            shutdown_timeout=self.config.http.shutdown_grace_period_ms / 1000,
+        )
+        await runner.setup()
+        site = web.TCPSite(
+            runner,
+            self.config.http.bind_address,
+            self.config.http.port,
+        )
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            await database.close()
+            if embedded is not None:
+                await embedded.stop()
+            raise
+        services.devices.start()
+        housekeeping = asyncio.create_task(self._housekeeping(services), name="housekeeping")
+        self._running = _Running(database, embedded, services, runner, housekeeping)
+        log.info(
+            "homeserver started",
+            server_name=self.config.server_name,
+            address=f"http://{self.config.http.bind_address}:{self.port}",
+        )
+
+    async def _housekeeping(self, services: Services) -> None:
+        while True:
+            try:
+                await services.uia.expire_old_sessions()
+            except Exception:
+                log.exception("housekeeping failed")
+            await asyncio.sleep(_HOUSEKEEPING_INTERVAL_S)
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (bounded), then release resources."""
+        running, self._running = self._running, None
+        if running is None:
+            return
+        log.info("homeserver stopping")
+        await running.runner.cleanup()
+        running.housekeeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running.housekeeping
+        await running.services.devices.stop()
+        await running.database.close()
+        if running.embedded is not None:
+            await running.embedded.stop()
+        log.info("homeserver stopped")

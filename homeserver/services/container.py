@@ -1,0 +1,31 @@
+"""Every service of one process, built once by the composition root (homeserver/app.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homeserver.services.account import AccountService
+from homeserver.services.auth import AuthService
+from homeserver.services.capabilities import CapabilitiesService
+from homeserver.services.clock import Clock
+from homeserver.services.devices import DeviceService
+from homeserver.services.discovery import Discovery
+from homeserver.services.login import LoginService
+from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.registration import RegistrationService
+from homeserver.services.uia import UiaService
+
+
+@dataclass(frozen=True)
+class Services:
+    server_name: str
+    discovery: Discovery
+    clock: Clock
+    ratelimiter: RateLimiter
+    auth: AuthService
+    devices: DeviceService
+    uia: UiaService
+    registration: RegistrationService
+    login: LoginService
+    account: AccountService
+    capabilities: CapabilitiesService

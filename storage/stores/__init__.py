@@ -1,0 +1,30 @@
+"""One store per table group, composed into `Stores`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.database import Database
+from storage.stores.devices import DeviceStore
+from storage.stores.tokens import TokenStore
+from storage.stores.uia import UiaStore
+from storage.stores.users import UserStore
+
+
+@dataclass(frozen=True)
+class Stores:
+    db: Database
+    users: UserStore
+    devices: DeviceStore
+    tokens: TokenStore
+    uia: UiaStore
+
+    @classmethod
+    def build(cls, db: Database) -> Stores:
+        return cls(
+            db=db,
+            users=UserStore(db),
+            devices=DeviceStore(db),
+            tokens=TokenStore(db),
+            uia=UiaStore(db),
+        )

@@ -1,0 +1,133 @@
+"""The HTTP base every endpoint shares: errors, CORS, request ids, metrics, health."""
+
+from __future__ import annotations
+
+from homeserver.app import Homeserver
+from tests.api.harness import Client
+
+
+async def test_versions(client: Client) -> None:
+    response = await client.request("GET", "/_matrix/client/versions")
+    assert response.status == 200
+    assert "v1.1" in response.body["versions"]
+    assert isinstance(response.body["unstable_features"], dict)
+
+
+async def test_unknown_endpoint_is_m_unrecognized(client: Client) -> None:
+    response = await client.request("GET", "/_matrix/client/v3/no/such/thing")
+    assert response.status == 404
+    assert response.errcode == "M_UNRECOGNIZED"
+
+
+async def test_wrong_method_is_405_m_unrecognized(client: Client) -> None:
+    response = await client.request("DELETE", "/_matrix/client/versions")
+    assert response.status == 405
+    assert response.errcode == "M_UNRECOGNIZED"
+
+
+async def test_malformed_json_is_m_not_json(client: Client) -> None:
+    response = await client.request("POST", "/_matrix/client/v3/login", raw=b"{not json")
+    assert response.status == 400
+    assert response.errcode == "M_NOT_JSON"
+
+
+async def test_json_nan_is_not_json(client: Client) -> None:
+    response = await client.request("POST", "/_matrix/client/v3/login", raw=b'{"a": NaN}')
+    assert response.errcode == "M_NOT_JSON"
+
+
+async def test_json_that_is_not_an_object_is_m_bad_json(client: Client) -> None:
+    response = await client.request("POST", "/_matrix/client/v3/login", raw=b"[1, 2]")
+    assert response.status == 400
+    assert response.errcode == "M_BAD_JSON"
+
+
+async def test_wrong_type_is_m_bad_json(client: Client) -> None:
+    response = await client.request("POST", "/_matrix/client/v3/login", {"type": 5})
+    assert response.status == 400
+    assert response.errcode == "M_BAD_JSON"
+
+
+async def test_missing_field_is_m_missing_param(client: Client) -> None:
+    response = await client.request("POST", "/_matrix/client/v3/login", {"password": "x"})
+    assert response.status == 400
+    assert response.errcode == "M_MISSING_PARAM"
+
+
+async def test_deeply_nested_json_is_not_a_500(client: Client) -> None:
+    response = await client.request(
+        "POST", "/_matrix/client/v3/login", raw=b"[" * 100_000 + b"]" * 100_000
+    )
+    assert response.status == 400
+
+
+async def test_oversized_body_is_m_too_large(client: Client, server: Homeserver) -> None:
+    limit = server.config.http.max_request_body_bytes
+    response = await client.request(
+        "POST", "/_matrix/client/v3/login", raw=b'{"a":"' + b"x" * (limit + 10) + b'"}'
+    )
+    assert response.status == 413
+    assert response.errcode == "M_TOO_LARGE"
+
+
+async def test_cors_headers_on_responses_and_errors(client: Client) -> None:
+    for path in ("/_matrix/client/versions", "/_matrix/client/v3/nothing"):
+        response = await client.request("GET", path)
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+
+
+async def test_options_preflight_answered(client: Client) -> None:
+    response = await client.request(
+        "OPTIONS",
+        "/_matrix/client/v3/account/whoami",
+        headers={"Origin": "https://app.element.io", "Access-Control-Request-Method": "GET"},
+    )
+    assert response.status == 200
+    assert "GET" in response.headers["Access-Control-Allow-Methods"]
+
+
+async def test_request_id_header(client: Client) -> None:
+    first = await client.request("GET", "/_matrix/client/versions")
+    second = await client.request("GET", "/_matrix/client/versions")
+    assert first.headers["X-Request-Id"] != second.headers["X-Request-Id"]
+
+
+async def test_metrics_and_health(client: Client) -> None:
+    await client.request("GET", "/_matrix/client/versions")
+    metrics = await client.request("GET", "/metrics")
+    assert metrics.status == 200
+    assert 'homeserver_http_requests_total{endpoint="versions.versions"' in metrics.body
+    assert "homeserver_db_pool_size" in metrics.body
+    assert "process_resident_memory_bytes" in metrics.body
+    assert "homeserver_http_requests_in_flight" in metrics.body
+    health = await client.request("GET", "/health")
+    assert health.status == 200
+
+
+async def test_well_known(client: Client, server: Homeserver) -> None:
+    response = await client.request("GET", "/.well-known/matrix/client")
+    assert response.body["m.homeserver"]["base_url"].startswith("http://127.0.0.1:")
+    response = await client.request("GET", "/.well-known/matrix/server")
+    assert response.body == {"m.server": "test.local:443"}
+
+
+async def test_missing_token(client: Client) -> None:
+    response = await client.request("GET", "/_matrix/client/v3/account/whoami")
+    assert response.status == 401
+    assert response.errcode == "M_MISSING_TOKEN"
+
+
+async def test_unknown_token(client: Client) -> None:
+    response = await client.request("GET", "/_matrix/client/v3/account/whoami", token="nope")
+    assert response.status == 401
+    assert response.errcode == "M_UNKNOWN_TOKEN"
+    assert response.body["soft_logout"] is False
+
+
+async def test_malformed_authorization_header(client: Client) -> None:
+    response = await client.request(
+        "GET", "/_matrix/client/v3/account/whoami", headers={"Authorization": "Basic abc"}
+    )
+    assert response.status == 401
+    assert response.errcode == "M_MISSING_TOKEN"
