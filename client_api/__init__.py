@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from client_api.routes import account, capabilities, devices, login, registration, versions
+from client_api.routes import (
+    account,
+    capabilities,
+    devices,
+    login,
+    profile,
+    registration,
+    versions,
+)
 
-ROUTE_MODULES = (versions, registration, login, account, devices, capabilities)
+ROUTE_MODULES = (versions, registration, login, account, devices, capabilities, profile)
 
 
 def install_client_api(app: web.Application) -> None:

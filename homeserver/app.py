@@ -25,6 +25,7 @@ from homeserver.services.devices import DeviceService
 from homeserver.services.discovery import Discovery
 from homeserver.services.login import LoginService
 from homeserver.services.passwords import PasswordHasher
+from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import Bucket, RateLimiter
 from homeserver.services.registration import RegistrationPolicy, RegistrationService
 from homeserver.services.uia import UiaService
@@ -137,6 +138,7 @@ def build_services(config: HomeserverConfig, stores: Stores, clock: Clock) -> Se
             config.password.login_enabled,
         ),
         account=AccountService(stores, hasher, uia, devices, registration),
+        profiles=ProfileService(stores, config.server_name),
         capabilities=CapabilitiesService(
             config.password.login_enabled,
             DEFAULT_ROOM_VERSION,

@@ -57,6 +57,7 @@ class AccountService:
         session_id = await self._reauthenticate(requester, uri, "POST", body)
         async with self.stores.db.transaction() as conn:
             await self.stores.users.mark_deactivated(requester.user_id, conn=conn)
+            await self.stores.profiles.delete_all(requester.user_id, conn=conn)
             await self.devices.delete_all(requester.user_id, conn=conn)
         await self.uia.finish(session_id)
 

@@ -29,4 +29,5 @@ class CapabilitiesService:
             # No third-party identifiers can be bound on this server yet.
             "m.3pid_changes": {"enabled": False},
             "m.get_login_token": {"enabled": False},
+            "m.profile_fields": {"enabled": True},
         }

@@ -11,6 +11,7 @@ from homeserver.services.clock import Clock
 from homeserver.services.devices import DeviceService
 from homeserver.services.discovery import Discovery
 from homeserver.services.login import LoginService
+from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.registration import RegistrationService
 from homeserver.services.uia import UiaService
@@ -29,3 +30,4 @@ class Services:
     login: LoginService
     account: AccountService
     capabilities: CapabilitiesService
+    profiles: ProfileService

@@ -141,28 +141,39 @@ class RegistrationService:
         is_admin: bool = False,
         is_guest: bool = False,
     ) -> str:
-        """Insert the user row; without a username a random localpart is chosen."""
-        now = self.clock.time_ms()
+        """Insert the user row; without a username a random localpart is chosen.
+
+        The display name starts as the localpart, as clients expect a name from the start.
+        """
         if username is not None:
-            user_id = self.user_id_for(self.check_username(username))
-            try:
-                await self.stores.users.create(
-                    user_id, password_hash, now, is_admin=is_admin, is_guest=is_guest
-                )
-            except UserAlreadyExists:
-                raise BadRequest("User ID already taken", Codes.USER_IN_USE) from None
-            return user_id
+            localpart = self.check_username(username)
+            if not await self._insert_user(localpart, password_hash, is_admin, is_guest):
+                raise BadRequest("User ID already taken", Codes.USER_IN_USE)
+            return self.user_id_for(localpart)
         for _ in range(10):
             localpart = "".join(secrets.choice(_GENERATED_LOCALPART_ALPHABET) for _ in range(12))
-            user_id = self.user_id_for(localpart)
-            try:
-                await self.stores.users.create(
-                    user_id, password_hash, now, is_admin=is_admin, is_guest=is_guest
-                )
-            except UserAlreadyExists:
-                continue
-            return user_id
+            if await self._insert_user(localpart, password_hash, is_admin, is_guest):
+                return self.user_id_for(localpart)
         raise MatrixError(500, Codes.UNKNOWN, "Could not allocate a user ID")
+
+    async def _insert_user(
+        self, localpart: str, password_hash: str | None, is_admin: bool, is_guest: bool
+    ) -> bool:
+        user_id = self.user_id_for(localpart)
+        try:
+            async with self.stores.db.transaction() as conn:
+                await self.stores.users.create(
+                    user_id,
+                    password_hash,
+                    self.clock.time_ms(),
+                    is_admin=is_admin,
+                    is_guest=is_guest,
+                    conn=conn,
+                )
+                await self.stores.profiles.set_field(user_id, "displayname", localpart, conn=conn)
+        except UserAlreadyExists:
+            return False
+        return True
 
     async def _login_new_account(self, user_id: str, body: dict[str, Any]) -> Registered:
         if body.get("inhibit_login") is True:

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from storage.database import Database
 from storage.stores.devices import DeviceStore
+from storage.stores.events import EventStore
+from storage.stores.profiles import ProfileStore
+from storage.stores.rooms import RoomStore
+from storage.stores.state import StateStore
 from storage.stores.tokens import TokenStore
 from storage.stores.uia import UiaStore
 from storage.stores.users import UserStore
@@ -18,6 +22,10 @@ class Stores:
     devices: DeviceStore
     tokens: TokenStore
     uia: UiaStore
+    profiles: ProfileStore
+    events: EventStore
+    state: StateStore
+    rooms: RoomStore
 
     @classmethod
     def build(cls, db: Database) -> Stores:
@@ -27,4 +35,8 @@ class Stores:
             devices=DeviceStore(db),
             tokens=TokenStore(db),
             uia=UiaStore(db),
+            profiles=ProfileStore(db),
+            events=EventStore(db),
+            state=StateStore(db),
+            rooms=RoomStore(db),
         )

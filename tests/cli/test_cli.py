@@ -122,7 +122,13 @@ def test_register_user_then_login(database_url: str, tmp_path: Path) -> None:
     port = _free_port()
     path = _write_config(database_url, tmp_path, port)
     done = _homeserver(
-        "register-user", "root", "--admin", "--password", "hunter22", "--config", str(path),
+        "register-user",
+        "root",
+        "--admin",
+        "--password",
+        "hunter22",
+        "--config",
+        str(path),
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr

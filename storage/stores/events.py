@@ -1,0 +1,229 @@
+"""The event DAG: events, their edges, forward extremities, redactions and history queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from storage.database import Connection, Database
+
+
+@dataclass(frozen=True, slots=True)
+class NewEventRow:
+    """What persisting one event writes; built by the service from an engine `Event`."""
+
+    event_id: str
+    room_id: str
+    type: str
+    state_key: str | None
+    sender: str
+    depth: int
+    origin_server_ts: int
+    contains_url: bool
+    json: str
+    prev_event_ids: Sequence[str]
+    auth_event_ids: Sequence[str]
+    redacts: str | None
+    stream_ordering: int
+    state_group: int
+    outlier: bool = False
+    rejected_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event_id: str
+    room_id: str
+    stream_ordering: int
+    depth: int
+    json: str
+    redacted_by: str | None
+    rejected_reason: str | None
+    outlier: bool
+    state_group: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Extremity:
+    event_id: str
+    depth: int
+    state_group: int | None
+
+
+_STORED_COLUMNS = """e.event_id, e.room_id, e.stream_ordering, e.depth, e.json,
+    (SELECT r.event_id FROM redactions r JOIN events re ON re.event_id = r.event_id
+      WHERE r.redacts = e.event_id AND re.rejected_reason IS NULL
+      ORDER BY re.stream_ordering LIMIT 1) AS redacted_by,
+    e.rejected_reason, e.outlier, e.state_group"""
+
+
+def _stored(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(**dict(row))
+
+
+class EventStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def next_stream_ordering(self) -> int:
+        return int(
+            await self.db.fetchval(
+                "next_stream_ordering", "SELECT nextval('events_stream_ordering_seq')"
+            )
+        )
+
+    async def max_stream_ordering(self) -> int:
+        value = await self.db.fetchval(
+            "max_stream_ordering", "SELECT COALESCE(MAX(stream_ordering), 0) FROM events"
+        )
+        return int(value)
+
+    async def insert(self, row: NewEventRow, conn: Connection) -> None:
+        await conn.execute(
+            "insert_event",
+            """INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender,
+                                   depth, origin_server_ts, contains_url, outlier,
+                                   rejected_reason, state_group, json)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
+            row.stream_ordering,
+            row.event_id,
+            row.room_id,
+            row.type,
+            row.state_key,
+            row.sender,
+            row.depth,
+            row.origin_server_ts,
+            row.contains_url,
+            row.outlier,
+            row.rejected_reason,
+            row.state_group,
+            row.json,
+        )
+        if row.prev_event_ids:
+            await conn.execute(
+                "insert_event_edges",
+                """INSERT INTO event_edges (event_id, prev_event_id)
+                   SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING""",
+                row.event_id,
+                list(row.prev_event_ids),
+            )
+        if row.auth_event_ids:
+            await conn.execute(
+                "insert_event_auth",
+                """INSERT INTO event_auth (event_id, auth_id)
+                   SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING""",
+                row.event_id,
+                list(row.auth_event_ids),
+            )
+        if row.redacts is not None:
+            await conn.execute(
+                "insert_redaction",
+                "INSERT INTO redactions (event_id, redacts) VALUES ($1, $2)",
+                row.event_id,
+                row.redacts,
+            )
+
+    async def replace_extremities(
+        self, room_id: str, new_event_id: str, referenced: Iterable[str], conn: Connection
+    ) -> None:
+        """The new event becomes an extremity and the events it references stop being ones."""
+        await conn.execute(
+            "remove_forward_extremities",
+            "DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = ANY($2::text[])",
+            room_id,
+            list(referenced),
+        )
+        await conn.execute(
+            "add_forward_extremity",
+            "INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)",
+            room_id,
+            new_event_id,
+        )
+
+    async def forward_extremities(
+        self, room_id: str, conn: Connection | None = None
+    ) -> list[Extremity]:
+        rows = await self.db.fetch(
+            "get_forward_extremities",
+            """SELECT e.event_id, e.depth, e.state_group
+               FROM forward_extremities f JOIN events e USING (event_id)
+               WHERE f.room_id = $1
+               ORDER BY e.depth DESC, e.stream_ordering DESC""",
+            room_id,
+            conn=conn,
+        )
+        return [Extremity(r["event_id"], r["depth"], r["state_group"]) for r in rows]
+
+    async def get_events(
+        self, event_ids: Iterable[str], conn: Connection | None = None
+    ) -> dict[str, StoredEvent]:
+        rows = await self.db.fetch(
+            "get_events",
+            f"SELECT {_STORED_COLUMNS} FROM events e WHERE e.event_id = ANY($1::text[])",
+            list(event_ids),
+            conn=conn,
+        )
+        return {row["event_id"]: _stored(row) for row in rows}
+
+    async def room_events_page(
+        self,
+        room_id: str,
+        *,
+        from_position: tuple[int, int],
+        to_position: tuple[int, int] | None,
+        backwards: bool,
+        limit: int,
+    ) -> list[StoredEvent]:
+        """Events of a room in topological order, strictly after (or before) a position.
+
+        Positions are (depth, stream_ordering) pairs.
+        """
+        if backwards:
+            condition = "(e.depth, e.stream_ordering) < ($2, $3)"
+            bound = "($4::bigint IS NULL OR (e.depth, e.stream_ordering) >= ($4, $5))"
+            order = "DESC"
+        else:
+            condition = "(e.depth, e.stream_ordering) > ($2, $3)"
+            bound = "($4::bigint IS NULL OR (e.depth, e.stream_ordering) <= ($4, $5))"
+            order = "ASC"
+        rows = await self.db.fetch(
+            "room_events_page",
+            f"""SELECT {_STORED_COLUMNS} FROM events e
+                WHERE e.room_id = $1 AND NOT e.outlier AND e.rejected_reason IS NULL
+                  AND {condition} AND {bound}
+                ORDER BY e.depth {order}, e.stream_ordering {order}
+                LIMIT $6""",
+            room_id,
+            from_position[0],
+            from_position[1],
+            to_position[0] if to_position else None,
+            to_position[1] if to_position else None,
+            limit,
+        )
+        return [_stored(row) for row in rows]
+
+    async def event_txn(self, user_id: str, device_id: str, txn_id: str) -> str | None:
+        return await self.db.fetchval(
+            "get_event_txn",
+            """SELECT event_id FROM event_txn_ids
+               WHERE user_id = $1 AND device_id = $2 AND txn_id = $3""",
+            user_id,
+            device_id,
+            txn_id,
+        )
+
+    async def record_event_txn(
+        self, user_id: str, device_id: str, txn_id: str, event_id: str, ts: int, conn: Connection
+    ) -> None:
+        await conn.execute(
+            "record_event_txn",
+            """INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)
+               VALUES ($1, $2, $3, $4, $5)""",
+            user_id,
+            device_id,
+            txn_id,
+            event_id,
+            ts,
+        )

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import asyncio
+
+from homeserver.streams.notifier import LocalNotifier
+from homeserver.types.stream_token import InvalidToken, Stream, StreamToken
+
+
+async def test_room_change_wakes_only_listeners_in_that_room() -> None:
+    notifier = LocalNotifier(StreamToken())
+    with (
+        notifier.listen("@a:x", ["!r1:x"]) as in_room,
+        notifier.listen("@b:x", ["!r2:x"]) as elsewhere,
+    ):
+        notifier.notify(Stream.EVENTS, 5, rooms=["!r1:x"])
+        assert await in_room.wait(1) is True
+        assert await elsewhere.wait(0.01) is False
+    assert notifier.current_token.events == 5
+    assert notifier.waiting == 0
+
+
+async def test_user_change_wakes_that_user() -> None:
+    notifier = LocalNotifier(StreamToken())
+    with notifier.listen("@a:x", []) as listener:
+        waiting = asyncio.create_task(listener.wait(5))
+        await asyncio.sleep(0)
+        notifier.notify(Stream.TO_DEVICE, 1, users=["@a:x"])
+        assert await waiting is True
+
+
+async def test_a_change_before_waiting_is_not_lost() -> None:
+    notifier = LocalNotifier(StreamToken())
+    with notifier.listen("@a:x", ["!r:x"]) as listener:
+        notifier.notify(Stream.EVENTS, 1, rooms=["!r:x"])
+        assert await listener.wait(0) is True
+        assert await listener.wait(0.01) is False
+
+
+def test_token_round_trip_and_old_formats() -> None:
+    token = StreamToken(events=5, typing=2, push_rules=9)
+    assert StreamToken.parse(token.serialize()) == token
+    assert StreamToken.parse("s7_1") == StreamToken(events=7, account_data=1)
+    for bad in ("", "x1", "s1_a", "s-1", "s" + "_".join(["1"] * 20)):
+        try:
+            StreamToken.parse(bad)
+        except InvalidToken:
+            continue
+        raise AssertionError(f"{bad!r} parsed")
+
+
+def test_advance_never_goes_back() -> None:
+    token = StreamToken(events=5)
+    assert token.advance(Stream.EVENTS, 3) is token
+    assert token.advance(Stream.EVENTS, 6).events == 6
+    assert token.advance(Stream.EVENTS, 6).is_after(token)
