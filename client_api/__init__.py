@@ -8,13 +8,23 @@ from client_api.routes import (
     account,
     capabilities,
     devices,
+    filters,
     login,
     profile,
     registration,
     versions,
 )
 
-ROUTE_MODULES = (versions, registration, login, account, devices, capabilities, profile)
+ROUTE_MODULES = (
+    versions,
+    registration,
+    login,
+    account,
+    devices,
+    capabilities,
+    profile,
+    filters,
+)
 
 
 def install_client_api(app: web.Application) -> None:

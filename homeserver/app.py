@@ -23,6 +23,7 @@ from homeserver.services.clock import Clock
 from homeserver.services.container import Services
 from homeserver.services.devices import DeviceService
 from homeserver.services.discovery import Discovery
+from homeserver.services.filters import FilterService
 from homeserver.services.login import LoginService
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.profiles import ProfileService
@@ -139,6 +140,7 @@ def build_services(config: HomeserverConfig, stores: Stores, clock: Clock) -> Se
         ),
         account=AccountService(stores, hasher, uia, devices, registration),
         profiles=ProfileService(stores, config.server_name),
+        filters=FilterService(stores),
         capabilities=CapabilitiesService(
             config.password.login_enabled,
             DEFAULT_ROOM_VERSION,

@@ -10,6 +10,7 @@ from homeserver.services.capabilities import CapabilitiesService
 from homeserver.services.clock import Clock
 from homeserver.services.devices import DeviceService
 from homeserver.services.discovery import Discovery
+from homeserver.services.filters import FilterService
 from homeserver.services.login import LoginService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import RateLimiter
@@ -31,3 +32,4 @@ class Services:
     account: AccountService
     capabilities: CapabilitiesService
     profiles: ProfileService
+    filters: FilterService

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from storage.database import Database
 from storage.stores.devices import DeviceStore
 from storage.stores.events import EventStore
+from storage.stores.filters import FilterStore
 from storage.stores.profiles import ProfileStore
 from storage.stores.rooms import RoomStore
 from storage.stores.state import StateStore
@@ -23,6 +24,7 @@ class Stores:
     tokens: TokenStore
     uia: UiaStore
     profiles: ProfileStore
+    filters: FilterStore
     events: EventStore
     state: StateStore
     rooms: RoomStore
@@ -36,6 +38,7 @@ class Stores:
             tokens=TokenStore(db),
             uia=UiaStore(db),
             profiles=ProfileStore(db),
+            filters=FilterStore(db),
             events=EventStore(db),
             state=StateStore(db),
             rooms=RoomStore(db),

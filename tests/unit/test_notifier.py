@@ -53,3 +53,19 @@ def test_advance_never_goes_back() -> None:
     assert token.advance(Stream.EVENTS, 3) is token
     assert token.advance(Stream.EVENTS, 6).events == 6
     assert token.advance(Stream.EVENTS, 6).is_after(token)
+
+
+async def test_writer_holds_back_changes_behind_an_in_flight_position() -> None:
+    from homeserver.streams.writer import StreamWriter
+
+    notifier = LocalNotifier(StreamToken())
+    writer = StreamWriter(Stream.EVENTS, 0, notifier)
+    with notifier.listen("@a:x", ["!r2:x"]) as listener:
+        writer.begin(1)
+        writer.begin(2)
+        writer.committed(2, rooms=["!r2:x"])
+        assert await listener.wait(0.01) is False
+        assert notifier.current_token.events == 0
+        writer.abandoned(1)
+        assert await listener.wait(0.01) is True
+        assert notifier.current_token.events == 2
