@@ -6,6 +6,7 @@ from aiohttp import web
 
 from client_api.routes import (
     account,
+    account_data,
     capabilities,
     devices,
     filters,
@@ -24,6 +25,7 @@ ROUTE_MODULES = (
     capabilities,
     profile,
     filters,
+    account_data,
 )
 
 

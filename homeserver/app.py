@@ -17,6 +17,7 @@ from homeserver.http import observability
 from homeserver.http.middleware import matrix_middleware
 from homeserver.http.routing import SERVICES_KEY, TRUST_X_FORWARDED_KEY
 from homeserver.services.account import AccountService
+from homeserver.services.account_data import AccountDataService
 from homeserver.services.auth import AuthService
 from homeserver.services.capabilities import CapabilitiesService
 from homeserver.services.clock import Clock
@@ -31,8 +32,11 @@ from homeserver.services.ratelimit import Bucket, RateLimiter
 from homeserver.services.registration import RegistrationPolicy, RegistrationService
 from homeserver.services.uia import UiaService
 from homeserver.signing_key import load_or_create_signing_key
+from homeserver.streams.notifier import LocalNotifier
+from homeserver.streams.writer import StreamWriter
 
 from homeserver.types.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
+from homeserver.types.stream_token import Stream, StreamToken
 from storage.database import Database
 from storage.migrator import migrate
 from storage.stores import Stores
@@ -69,7 +73,17 @@ async def open_database(config: HomeserverConfig) -> tuple[Database, EmbeddedPos
     return database, embedded
 
 
-def build_services(config: HomeserverConfig, stores: Stores, clock: Clock) -> Services:
+async def current_stream_token(stores: Stores) -> StreamToken:
+    """Where every stream stands in the database: the notifier starts from here."""
+    return StreamToken(
+        events=await stores.events.max_stream_ordering(),
+        account_data=await stores.account_data.max_position(),
+    )
+
+
+async def build_services(config: HomeserverConfig, stores: Stores, clock: Clock) -> Services:
+    token = await current_stream_token(stores)
+    notifier = LocalNotifier(token)
     limits = config.rate_limiting
     ratelimiter = RateLimiter(
         clock,
@@ -141,6 +155,10 @@ def build_services(config: HomeserverConfig, stores: Stores, clock: Clock) -> Se
         account=AccountService(stores, hasher, uia, devices, registration),
         profiles=ProfileService(stores, config.server_name),
         filters=FilterService(stores),
+        account_data=AccountDataService(
+            stores, StreamWriter(Stream.ACCOUNT_DATA, token.account_data, notifier)
+        ),
+        notifier=notifier,
         capabilities=CapabilitiesService(
             config.password.login_enabled,
             DEFAULT_ROOM_VERSION,
@@ -195,7 +213,7 @@ class Homeserver:
         )
         database, embedded = await open_database(self.config)
         stores = Stores.build(database)
-        services = build_services(self.config, stores, self.clock)
+        services = await build_services(self.config, stores, self.clock)
         runner = web.AppRunner(
             build_web_app(self.config, services),
             access_log=None,

@@ -112,7 +112,7 @@ async def _register_user(config: HomeserverConfig, name: str, password: str, adm
 
     database, embedded = await open_database(config)
     try:
-        services = build_services(config, Stores.build(database), Clock())
+        services = await build_services(config, Stores.build(database), Clock())
         return await services.registration.create_admin_or_user(name, password, admin=admin)
     finally:
         await database.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from homeserver.services.account import AccountService
+from homeserver.services.account_data import AccountDataService
 from homeserver.services.auth import AuthService
 from homeserver.services.capabilities import CapabilitiesService
 from homeserver.services.clock import Clock
@@ -16,6 +17,7 @@ from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.registration import RegistrationService
 from homeserver.services.uia import UiaService
+from homeserver.streams.notifier import StreamNotifier
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,5 @@ class Services:
     capabilities: CapabilitiesService
     profiles: ProfileService
     filters: FilterService
+    account_data: AccountDataService
+    notifier: StreamNotifier

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.database import Database
+from storage.stores.account_data import AccountDataStore
 from storage.stores.devices import DeviceStore
 from storage.stores.events import EventStore
 from storage.stores.filters import FilterStore
@@ -25,6 +26,7 @@ class Stores:
     uia: UiaStore
     profiles: ProfileStore
     filters: FilterStore
+    account_data: AccountDataStore
     events: EventStore
     state: StateStore
     rooms: RoomStore
@@ -39,6 +41,7 @@ class Stores:
             uia=UiaStore(db),
             profiles=ProfileStore(db),
             filters=FilterStore(db),
+            account_data=AccountDataStore(db),
             events=EventStore(db),
             state=StateStore(db),
             rooms=RoomStore(db),

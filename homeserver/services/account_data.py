@@ -1,0 +1,116 @@
+"""Account data and room tags (tags are the `m.tag` room account data)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from homeserver.streams.writer import StreamWriter
+from homeserver.types.errors import BadRequest, Codes, Forbidden, MatrixError, NotFound
+from homeserver.types.requester import Requester
+from storage.stores import Stores
+from storage.stores.account_data import GLOBAL
+
+TAG = "m.tag"
+# Written by the server itself (read markers, push rules API), never through these endpoints.
+_SERVER_MANAGED = {"m.fully_read", "m.push_rules"}
+
+
+class AccountDataService:
+    def __init__(self, stores: Stores, writer: StreamWriter) -> None:
+        self.stores = stores
+        self.writer = writer
+        # Per-user lock so tag read-modify-write cycles do not lose concurrent updates.
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _check_owner(self, requester: Requester, user_id: str) -> None:
+        if requester.user_id != user_id:
+            raise Forbidden("Cannot access the account data of other users")
+
+    @staticmethod
+    def _check_room_id(room_id: str) -> None:
+        if not room_id.startswith("!"):
+            raise BadRequest(f"{room_id!r} is not a room ID", Codes.INVALID_PARAM)
+
+    async def put(
+        self,
+        requester: Requester,
+        user_id: str,
+        room_id: str | None,
+        data_type: str,
+        content: dict[str, Any],
+    ) -> None:
+        """Client writes; `room_id` None for global account data."""
+        self._check_owner(requester, user_id)
+        if room_id is not None:
+            self._check_room_id(room_id)
+        if data_type in _SERVER_MANAGED:
+            raise MatrixError(405, Codes.BAD_JSON, f"{data_type} is managed by the server")
+        await self.write(user_id, room_id or GLOBAL, data_type, content)
+
+    async def write(
+        self,
+        user_id: str,
+        room_id: str,
+        data_type: str,
+        content: dict[str, Any],
+    ) -> int:
+        """Store and announce; also used by other services for server-managed types."""
+        position = await self.stores.account_data.next_position()
+        self.writer.begin(position)
+        try:
+            await self.stores.account_data.put(user_id, room_id, data_type, content, position)
+        except BaseException:
+            self.writer.abandoned(position)
+            raise
+        self.writer.committed(position, users=[user_id])
+        return position
+
+    async def get(
+        self, requester: Requester, user_id: str, room_id: str | None, data_type: str
+    ) -> dict[str, Any]:
+        self._check_owner(requester, user_id)
+        if room_id is not None:
+            self._check_room_id(room_id)
+        content = await self.stores.account_data.get(user_id, room_id or GLOBAL, data_type)
+        if content is None:
+            raise NotFound("No account data of that type")
+        return content
+
+    async def tags(self, requester: Requester, user_id: str, room_id: str) -> dict[str, Any]:
+        self._check_owner(requester, user_id)
+        self._check_room_id(room_id)
+        content = await self.stores.account_data.get(user_id, room_id, TAG) or {}
+        tags = content.get("tags")
+        return {"tags": tags if isinstance(tags, dict) else {}}
+
+    async def _update_tags(
+        self, user_id: str, room_id: str, change: Callable[[dict[str, Any]], None]
+    ) -> None:
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        async with lock:
+            content = await self.stores.account_data.get(user_id, room_id, TAG) or {}
+            tags = content.get("tags")
+            tags = dict(tags) if isinstance(tags, dict) else {}
+            change(tags)
+            await self.write(user_id, room_id, TAG, {**content, "tags": tags})
+        if not lock.locked():
+            self._locks.pop(user_id, None)
+
+    async def add_tag(
+        self, requester: Requester, user_id: str, room_id: str, tag: str, body: dict[str, Any]
+    ) -> None:
+        self._check_owner(requester, user_id)
+        self._check_room_id(room_id)
+        order = body.get("order")
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int | float)):
+            raise BadRequest("order must be a number", Codes.BAD_JSON)
+        if len(tag.encode()) > 255:
+            raise BadRequest("Tag too long", Codes.INVALID_PARAM)
+        await self._update_tags(user_id, room_id, lambda tags: tags.__setitem__(tag, body))
+
+    async def remove_tag(self, requester: Requester, user_id: str, room_id: str, tag: str) -> None:
+        self._check_owner(requester, user_id)
+        self._check_room_id(room_id)
+        await self._update_tags(user_id, room_id, lambda tags: tags.pop(tag, None))
