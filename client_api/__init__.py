@@ -13,6 +13,7 @@ from client_api.routes import (
     login,
     profile,
     registration,
+    to_device,
     versions,
 )
 
@@ -26,6 +27,7 @@ ROUTE_MODULES = (
     profile,
     filters,
     account_data,
+    to_device,
 )
 
 

@@ -30,6 +30,7 @@ from homeserver.services.passwords import PasswordHasher
 from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import Bucket, RateLimiter
 from homeserver.services.registration import RegistrationPolicy, RegistrationService
+from homeserver.services.to_device import ToDeviceService
 from homeserver.services.uia import UiaService
 from homeserver.signing_key import load_or_create_signing_key
 from homeserver.streams.notifier import LocalNotifier
@@ -78,6 +79,7 @@ async def current_stream_token(stores: Stores) -> StreamToken:
     return StreamToken(
         events=await stores.events.max_stream_ordering(),
         account_data=await stores.account_data.max_position(),
+        to_device=await stores.to_device.max_position(),
     )
 
 
@@ -157,6 +159,12 @@ async def build_services(config: HomeserverConfig, stores: Stores, clock: Clock)
         filters=FilterService(stores),
         account_data=AccountDataService(
             stores, StreamWriter(Stream.ACCOUNT_DATA, token.account_data, notifier)
+        ),
+        to_device=ToDeviceService(
+            stores,
+            clock,
+            StreamWriter(Stream.TO_DEVICE, token.to_device, notifier),
+            config.server_name,
         ),
         notifier=notifier,
         capabilities=CapabilitiesService(

@@ -16,6 +16,7 @@ from homeserver.services.login import LoginService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.registration import RegistrationService
+from homeserver.services.to_device import ToDeviceService
 from homeserver.services.uia import UiaService
 from homeserver.streams.notifier import StreamNotifier
 
@@ -36,4 +37,5 @@ class Services:
     profiles: ProfileService
     filters: FilterService
     account_data: AccountDataService
+    to_device: ToDeviceService
     notifier: StreamNotifier

@@ -12,6 +12,7 @@ from storage.stores.filters import FilterStore
 from storage.stores.profiles import ProfileStore
 from storage.stores.rooms import RoomStore
 from storage.stores.state import StateStore
+from storage.stores.to_device import ToDeviceStore
 from storage.stores.tokens import TokenStore
 from storage.stores.uia import UiaStore
 from storage.stores.users import UserStore
@@ -27,6 +28,7 @@ class Stores:
     profiles: ProfileStore
     filters: FilterStore
     account_data: AccountDataStore
+    to_device: ToDeviceStore
     events: EventStore
     state: StateStore
     rooms: RoomStore
@@ -42,6 +44,7 @@ class Stores:
             profiles=ProfileStore(db),
             filters=FilterStore(db),
             account_data=AccountDataStore(db),
+            to_device=ToDeviceStore(db),
             events=EventStore(db),
             state=StateStore(db),
             rooms=RoomStore(db),
