@@ -35,7 +35,6 @@ from homeserver.services.uia import UiaService
 from homeserver.signing_key import load_or_create_signing_key
 from homeserver.streams.notifier import LocalNotifier
 from homeserver.streams.writer import StreamWriter
-
 from homeserver.types.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
 from homeserver.types.stream_token import Stream, StreamToken
 from storage.database import Database
