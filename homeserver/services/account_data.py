@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from homeserver.services.keyed_lock import KeyedLock
 from homeserver.streams.writer import StreamWriter
 from homeserver.types.errors import BadRequest, Codes, Forbidden, MatrixError, NotFound
 from homeserver.types.requester import Requester
@@ -22,7 +22,7 @@ class AccountDataService:
         self.stores = stores
         self.writer = writer
         # Per-user lock so tag read-modify-write cycles do not lose concurrent updates.
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = KeyedLock()
 
     def _check_owner(self, requester: Requester, user_id: str) -> None:
         if requester.user_id != user_id:
@@ -88,15 +88,12 @@ class AccountDataService:
     async def _update_tags(
         self, user_id: str, room_id: str, change: Callable[[dict[str, Any]], None]
     ) -> None:
-        lock = self._locks.setdefault(user_id, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(user_id):
             content = await self.stores.account_data.get(user_id, room_id, TAG) or {}
             tags = content.get("tags")
             tags = dict(tags) if isinstance(tags, dict) else {}
             change(tags)
             await self.write(user_id, room_id, TAG, {**content, "tags": tags})
-        if not lock.locked():
-            self._locks.pop(user_id, None)
 
     async def add_tag(
         self, requester: Requester, user_id: str, room_id: str, tag: str, body: dict[str, Any]
