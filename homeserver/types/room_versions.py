@@ -26,7 +26,9 @@ class RedactionRules(Enum):
     V1 = "v1"
     # v6: `aliases` of m.room.aliases no longer kept.
     V6 = "v6"
-    # v9: `join_authorised_via_users_server` of member events kept.
+    # v8: `allow` of m.room.join_rules kept.
+    V8 = "v8"
+    # v9: `join_authorised_via_users_server` of member events kept too.
     V9 = "v9"
     # v11: the v11 changes (create content kept, `invite` power level, redacts in content).
     V11 = "v11"
@@ -134,7 +136,7 @@ ROOM_VERSIONS: dict[str, RoomVersion] = {
         ),
         _version(
             "8",
-            redaction_rules=RedactionRules.V6,
+            redaction_rules=RedactionRules.V8,
             knock_restricted_join_rule=False,
             integer_power_levels=False,
         ),
