@@ -7,8 +7,9 @@ AuthError naming the rule that rejected it. Rule numbers in comments follow the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from homeserver.rules.auth_events import auth_types_for_event
 from homeserver.rules.auth_rules_membership import check_membership
 from homeserver.rules.power_levels import PowerLevels, as_int
 from homeserver.rules.types import AuthError
@@ -25,7 +26,7 @@ from homeserver.types.event import (
 from homeserver.types.ids import UserID
 from homeserver.types.room_versions import ROOM_VERSIONS, RoomVersion
 
-__all__ = ["AuthError", "check_auth"]
+__all__ = ["AuthError", "check_auth", "check_cited_auth_events"]
 
 _NAMED_LEVELS = ("users_default", "events_default", "state_default", "ban", "redact", "kick")
 
@@ -77,6 +78,33 @@ def _check_auth_events(event: Event, auth_events: Mapping[StateKey, Event]) -> E
     elif create is None:
         raise AuthError("no create event among the auth events (rule 2.4)")
     return create
+
+
+def check_cited_auth_events(event: Event, cited: Sequence[Event]) -> dict[StateKey, Event]:
+    """Rule 3 (v12 numbering; 2 before): the events an event cites as auth events must be
+    distinct per key, of the kinds auth event selection would pick, and of the same room.
+
+    Returns them keyed by (type, state_key), ready for `check_auth`. Rejected auth events
+    (rule 3.3) are the caller's to exclude, since rejection is not part of the event.
+    """
+    wanted = set(
+        auth_types_for_event(
+            event.room_version, event.type, event.sender, event.state_key, event.content
+        )
+    )
+    keyed: dict[StateKey, Event] = {}
+    for auth_event in cited:
+        if auth_event.state_key is None:
+            raise AuthError(f"auth event {auth_event.event_id} is not a state event (rule 3.2)")
+        key = auth_event.state_pair
+        if key in keyed:
+            raise AuthError(f"two auth events for {key} (rule 3.1)")
+        if key not in wanted:
+            raise AuthError(f"auth event for {key} is not one the event needs (rule 3.2)")
+        if auth_event.room_id != event.room_id:
+            raise AuthError(f"auth event {auth_event.event_id} is from another room (rule 3.5)")
+        keyed[key] = auth_event
+    return keyed
 
 
 def check_auth(event: Event, auth_events: Mapping[StateKey, Event]) -> None:

@@ -315,3 +315,20 @@ def test_third_party_invite(version: str) -> None:
         state_key=CAROL,
     )
     assert KEY is not None
+
+
+@pytest.mark.parametrize("version", ["10", "12"])
+def test_cited_auth_events_rule(version: str) -> None:
+    from homeserver.rules.auth_rules import check_cited_auth_events
+
+    room = Room(version).public()
+    room.join(BOB)
+    message = room.build("m.room.message", BOB, {"body": "x"})
+    cited = [room.events[i] for i in message.auth_event_ids]
+    keyed = check_cited_auth_events(message, cited)
+    assert ("m.room.member", BOB) in keyed
+    with pytest.raises(AuthError, match="rule 3.1"):
+        check_cited_auth_events(message, [*cited, cited[-1]])
+    join_rules = room.events[room.state[("m.room.join_rules", "")]]
+    with pytest.raises(AuthError, match="rule 3.2"):
+        check_cited_auth_events(message, [*cited, join_rules])
