@@ -9,10 +9,14 @@ from client_api.routes import (
     account_data,
     capabilities,
     devices,
+    directory,
     filters,
     login,
+    membership,
     profile,
     registration,
+    room_reads,
+    rooms,
     to_device,
     versions,
 )
@@ -28,6 +32,10 @@ ROUTE_MODULES = (
     filters,
     account_data,
     to_device,
+    rooms,
+    membership,
+    room_reads,
+    directory,
 )
 
 

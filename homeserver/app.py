@@ -18,24 +18,33 @@ from homeserver.http.middleware import matrix_middleware
 from homeserver.http.routing import SERVICES_KEY, TRUST_X_FORWARDED_KEY
 from homeserver.services.account import AccountService
 from homeserver.services.account_data import AccountDataService
+from homeserver.services.aliases import AliasService
 from homeserver.services.auth import AuthService
 from homeserver.services.capabilities import CapabilitiesService
 from homeserver.services.clock import Clock
 from homeserver.services.container import Services
 from homeserver.services.devices import DeviceService
+from homeserver.services.directory import DirectoryService
 from homeserver.services.discovery import Discovery
+from homeserver.services.event_creation import EventCreationService
+from homeserver.services.event_loader import EventLoader
+from homeserver.services.event_persistence import EventPersister
 from homeserver.services.filters import FilterService
 from homeserver.services.login import LoginService
+from homeserver.services.membership import MembershipService
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import Bucket, RateLimiter
 from homeserver.services.registration import RegistrationPolicy, RegistrationService
+from homeserver.services.room_creation import RoomCreationService
+from homeserver.services.room_events import RoomEventsService
+from homeserver.services.room_history import RoomHistoryService
 from homeserver.services.to_device import ToDeviceService
 from homeserver.services.uia import UiaService
 from homeserver.signing_key import load_or_create_signing_key
 from homeserver.streams.notifier import LocalNotifier
 from homeserver.streams.writer import StreamWriter
-from homeserver.types.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
+from homeserver.types.room_versions import KNOWN_ROOM_VERSIONS
 from homeserver.types.stream_token import Stream, StreamToken
 from storage.database import Database
 from storage.migrator import migrate
@@ -82,7 +91,9 @@ async def current_stream_token(stores: Stores) -> StreamToken:
     )
 
 
-async def build_services(config: HomeserverConfig, stores: Stores, clock: Clock) -> Services:
+async def build_services(
+    config: HomeserverConfig, stores: Stores, clock: Clock, signing_key: SigningKey
+) -> Services:
     token = await current_stream_token(stores)
     notifier = LocalNotifier(token)
     limits = config.rate_limiting
@@ -133,8 +144,26 @@ async def build_services(config: HomeserverConfig, stores: Stores, clock: Clock)
             password_min_length=config.password.min_length,
         ),
     )
+    loader = EventLoader(stores)
+    persister = EventPersister(stores, StreamWriter(Stream.EVENTS, token.events, notifier))
+    creation = EventCreationService(
+        stores, loader, persister, clock, config.server_name, signing_key
+    )
+    aliases = AliasService(stores, clock, config.server_name)
+    membership = MembershipService(stores, creation, aliases, config.server_name)
+    history = RoomHistoryService(stores, loader, clock)
     return Services(
         server_name=config.server_name,
+        events=loader,
+        event_creation=creation,
+        aliases=aliases,
+        membership=membership,
+        room_creation=RoomCreationService(
+            creation, membership, aliases, config.rooms.default_room_version
+        ),
+        room_events=RoomEventsService(stores, loader, creation, ratelimiter),
+        room_history=history,
+        directory=DirectoryService(stores, loader, aliases, history),
         discovery=Discovery.build(
             config.server_name, config.client_base_url, config.well_known.server_delegation
         ),
@@ -168,7 +197,7 @@ async def build_services(config: HomeserverConfig, stores: Stores, clock: Clock)
         notifier=notifier,
         capabilities=CapabilitiesService(
             config.password.login_enabled,
-            DEFAULT_ROOM_VERSION,
+            config.rooms.default_room_version,
             sorted(KNOWN_ROOM_VERSIONS, key=int),
         ),
     )
@@ -220,7 +249,7 @@ class Homeserver:
         )
         database, embedded = await open_database(self.config)
         stores = Stores.build(database)
-        services = await build_services(self.config, stores, self.clock)
+        services = await build_services(self.config, stores, self.clock, self.signing_key)
         runner = web.AppRunner(
             build_web_app(self.config, services),
             access_log=None,

@@ -108,11 +108,13 @@ async def _migrate(config: HomeserverConfig) -> None:
 async def _register_user(config: HomeserverConfig, name: str, password: str, admin: bool) -> str:
     from homeserver.app import build_services, open_database
     from homeserver.services.clock import Clock
+    from homeserver.signing_key import load_or_create_signing_key
     from storage.stores import Stores
 
+    signing_key = load_or_create_signing_key(config.resolve_path(config.signing_key_path))
     database, embedded = await open_database(config)
     try:
-        services = await build_services(config, Stores.build(database), Clock())
+        services = await build_services(config, Stores.build(database), Clock(), signing_key)
         return await services.registration.create_admin_or_user(name, password, admin=admin)
     finally:
         await database.close()

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from homeserver.types.ids import is_valid_server_name
+from homeserver.types.room_versions import DEFAULT_ROOM_VERSION, ROOM_VERSIONS
 
 ENV_PREFIX = "HOMESERVER_"
 
@@ -107,6 +108,19 @@ class RateLimitingConfig(Section):
     message_per_user: RateLimit = RateLimit(per_second=0.2, burst_count=10)
 
 
+class RoomsConfig(Section):
+    default_room_version: str = Field(
+        DEFAULT_ROOM_VERSION, description="Room version of new rooms when the client names none."
+    )
+
+    @field_validator("default_room_version")
+    @classmethod
+    def _check_room_version(cls, value: str) -> str:
+        if value not in ROOM_VERSIONS:
+            raise ValueError(f"unknown room version {value!r}")
+        return value
+
+
 class LoggingConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = Field("json", description="json for production.")
@@ -137,6 +151,7 @@ class HomeserverConfig(Section):
     password: PasswordConfig = PasswordConfig()
     auth: AuthConfig = AuthConfig()
     rate_limiting: RateLimitingConfig = RateLimitingConfig()
+    rooms: RoomsConfig = RoomsConfig()
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
     well_known: WellKnownConfig = WellKnownConfig()

@@ -35,7 +35,7 @@ class Auth(enum.Enum):
     REQUIRED = "required"
 
 
-JsonResult = dict[str, Any] | tuple[int, dict[str, Any]] | web.StreamResponse
+JsonResult = dict[str, Any] | list[Any] | tuple[int, dict[str, Any]] | web.StreamResponse
 
 
 @dataclass

@@ -6,16 +6,24 @@ from dataclasses import dataclass
 
 from homeserver.services.account import AccountService
 from homeserver.services.account_data import AccountDataService
+from homeserver.services.aliases import AliasService
 from homeserver.services.auth import AuthService
 from homeserver.services.capabilities import CapabilitiesService
 from homeserver.services.clock import Clock
 from homeserver.services.devices import DeviceService
+from homeserver.services.directory import DirectoryService
 from homeserver.services.discovery import Discovery
+from homeserver.services.event_creation import EventCreationService
+from homeserver.services.event_loader import EventLoader
 from homeserver.services.filters import FilterService
 from homeserver.services.login import LoginService
+from homeserver.services.membership import MembershipService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.registration import RegistrationService
+from homeserver.services.room_creation import RoomCreationService
+from homeserver.services.room_events import RoomEventsService
+from homeserver.services.room_history import RoomHistoryService
 from homeserver.services.to_device import ToDeviceService
 from homeserver.services.uia import UiaService
 from homeserver.streams.notifier import StreamNotifier
@@ -39,3 +47,11 @@ class Services:
     account_data: AccountDataService
     to_device: ToDeviceService
     notifier: StreamNotifier
+    events: EventLoader
+    event_creation: EventCreationService
+    aliases: AliasService
+    membership: MembershipService
+    room_creation: RoomCreationService
+    room_events: RoomEventsService
+    room_history: RoomHistoryService
+    directory: DirectoryService

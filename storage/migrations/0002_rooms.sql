@@ -100,6 +100,7 @@ CREATE TABLE event_txn_ids (
     created_ts  BIGINT NOT NULL,
     PRIMARY KEY (user_id, device_id, txn_id)
 );
+CREATE INDEX event_txn_ids_event ON event_txn_ids (event_id);
 
 CREATE TABLE redactions (
     event_id  TEXT PRIMARY KEY,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from storage.database import Database
 from storage.stores.account_data import AccountDataStore
+from storage.stores.aliases import AliasStore
 from storage.stores.devices import DeviceStore
 from storage.stores.events import EventStore
 from storage.stores.filters import FilterStore
@@ -29,6 +30,7 @@ class Stores:
     filters: FilterStore
     account_data: AccountDataStore
     to_device: ToDeviceStore
+    aliases: AliasStore
     events: EventStore
     state: StateStore
     rooms: RoomStore
@@ -45,6 +47,7 @@ class Stores:
             filters=FilterStore(db),
             account_data=AccountDataStore(db),
             to_device=ToDeviceStore(db),
+            aliases=AliasStore(db),
             events=EventStore(db),
             state=StateStore(db),
             rooms=RoomStore(db),

@@ -176,17 +176,18 @@ class EventStore:
         backwards: bool,
         limit: int,
     ) -> list[StoredEvent]:
-        """Events of a room in topological order, strictly after (or before) a position.
+        """Events of a room in topological order from a position.
 
-        Positions are (depth, stream_ordering) pairs.
+        Positions are (depth, stream_ordering) pairs naming the gap just before that event:
+        going forwards takes events at or after it, going backwards those before it.
         """
         if backwards:
             condition = "(e.depth, e.stream_ordering) < ($2, $3)"
             bound = "($4::bigint IS NULL OR (e.depth, e.stream_ordering) >= ($4, $5))"
             order = "DESC"
         else:
-            condition = "(e.depth, e.stream_ordering) > ($2, $3)"
-            bound = "($4::bigint IS NULL OR (e.depth, e.stream_ordering) <= ($4, $5))"
+            condition = "(e.depth, e.stream_ordering) >= ($2, $3)"
+            bound = "($4::bigint IS NULL OR (e.depth, e.stream_ordering) < ($4, $5))"
             order = "ASC"
         rows = await self.db.fetch(
             "room_events_page",
@@ -204,6 +205,18 @@ class EventStore:
         )
         return [_stored(row) for row in rows]
 
+    async def position_at(self, room_id: str, stream_ordering: int) -> tuple[int, int] | None:
+        """(depth, stream) of the room's last event at or before a stream position."""
+        row = await self.db.fetchrow(
+            "room_position_at_stream",
+            """SELECT depth, stream_ordering FROM events
+               WHERE room_id = $1 AND stream_ordering <= $2 AND NOT outlier
+               ORDER BY stream_ordering DESC LIMIT 1""",
+            room_id,
+            stream_ordering,
+        )
+        return (row["depth"], row["stream_ordering"]) if row else None
+
     async def event_txn(self, user_id: str, device_id: str, txn_id: str) -> str | None:
         return await self.db.fetchval(
             "get_event_txn",
@@ -213,6 +226,20 @@ class EventStore:
             device_id,
             txn_id,
         )
+
+    async def txn_ids_for(
+        self, event_ids: Iterable[str], user_id: str, device_id: str
+    ) -> dict[str, str]:
+        """The transaction IDs this device used for any of these events."""
+        rows = await self.db.fetch(
+            "txn_ids_for_events",
+            """SELECT event_id, txn_id FROM event_txn_ids
+               WHERE event_id = ANY($1::text[]) AND user_id = $2 AND device_id = $3""",
+            list(event_ids),
+            user_id,
+            device_id,
+        )
+        return {row["event_id"]: row["txn_id"] for row in rows}
 
     async def record_event_txn(
         self, user_id: str, device_id: str, txn_id: str, event_id: str, ts: int, conn: Connection

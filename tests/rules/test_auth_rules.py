@@ -327,8 +327,8 @@ def test_cited_auth_events_rule(version: str) -> None:
     cited = [room.events[i] for i in message.auth_event_ids]
     keyed = check_cited_auth_events(message, cited)
     assert ("m.room.member", BOB) in keyed
-    with pytest.raises(AuthError, match="rule 3.1"):
+    with pytest.raises(AuthError, match=r"rule 3\.1"):
         check_cited_auth_events(message, [*cited, cited[-1]])
     join_rules = room.events[room.state[("m.room.join_rules", "")]]
-    with pytest.raises(AuthError, match="rule 3.2"):
+    with pytest.raises(AuthError, match=r"rule 3\.2"):
         check_cited_auth_events(message, [*cited, join_rules])

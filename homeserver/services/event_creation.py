@@ -1,0 +1,150 @@
+"""Creating events on this server: choose prev and auth events, build, sign, authorise,
+persist. Everything a local user does to a room goes through `send`."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from signedjson.key import SigningKey
+
+from homeserver.rules.auth_events import select_auth_event_ids
+from homeserver.rules.auth_rules import check_auth
+from homeserver.rules.events import MAX_EVENT_BYTES, EventFormatError, build_local_event
+from homeserver.rules.types import AuthError
+from homeserver.services.clock import Clock
+from homeserver.services.event_loader import EventLoader
+from homeserver.services.event_persistence import EventPersister, TxnKey
+from homeserver.types.errors import BadRequest, Codes, Forbidden, MatrixError, NotFound
+from homeserver.types.event import CREATE, Event, StateKey
+from homeserver.types.room_versions import RoomVersion
+from storage.stores import Stores
+
+_ROOM_ID_ALPHABET = string.ascii_letters
+
+
+@dataclass(frozen=True, slots=True)
+class SentEvent:
+    event: Event
+    stream_ordering: int
+
+
+class EventCreationService:
+    def __init__(
+        self,
+        stores: Stores,
+        loader: EventLoader,
+        persister: EventPersister,
+        clock: Clock,
+        server_name: str,
+        signing_key: SigningKey,
+    ) -> None:
+        self.stores = stores
+        self.loader = loader
+        self.persister = persister
+        self.clock = clock
+        self.server_name = server_name
+        self.signing_key = signing_key
+
+    def _build(self, version: RoomVersion, **fields: Any) -> Event:
+        try:
+            return build_local_event(
+                version, server_name=self.server_name, signing_key=self.signing_key, **fields
+            )
+        except EventFormatError as error:
+            if "bytes" in str(error):
+                raise MatrixError(
+                    413, Codes.TOO_LARGE, f"Event too large (limit {MAX_EVENT_BYTES} bytes)"
+                ) from None
+            raise BadRequest(f"Invalid event: {error}", Codes.BAD_JSON) from None
+
+    async def create_room(
+        self, version: RoomVersion, creator: str, content: Mapping[str, Any]
+    ) -> SentEvent:
+        """Persist the create event of a new room; the room ID comes from it in v12."""
+        room_id = None
+        if not version.room_id_from_create_event:
+            local = "".join(secrets.choice(_ROOM_ID_ALPHABET) for _ in range(18))
+            room_id = f"!{local}:{self.server_name}"
+        event = self._build(
+            version,
+            room_id=room_id,
+            sender=creator,
+            event_type=CREATE,
+            content=content,
+            prev_event_ids=[],
+            auth_event_ids=[],
+            depth=1,
+            origin_server_ts=self.clock.time_ms(),
+            state_key="",
+        )
+        try:
+            check_auth(event, {})
+        except AuthError as error:
+            raise BadRequest(f"Invalid create event: {error}", Codes.BAD_JSON) from None
+        async with self.persister.room_lock(event.room_id):
+            persisted = await self.persister.persist(
+                event, None, created_room_version=version.identifier, now_ms=self.clock.time_ms()
+            )
+        return SentEvent(event, persisted.stream_ordering)
+
+    async def send(
+        self,
+        room_id: str,
+        sender: str,
+        event_type: str,
+        content: Mapping[str, Any],
+        *,
+        state_key: str | None = None,
+        txn: TxnKey | None = None,
+        redacts: str | None = None,
+    ) -> SentEvent:
+        """Create and persist an event; raises M_FORBIDDEN when the auth rules refuse it.
+
+        A repeated transaction ID of the same device returns the event sent the first time.
+        """
+        version = await self.loader.room_version(room_id)
+        if version is None:
+            raise NotFound("Unknown room")
+        async with self.persister.room_lock(room_id):
+            if txn is not None:
+                earlier = await self.stores.events.event_txn(txn.user_id, txn.device_id, txn.txn_id)
+                if earlier is not None:
+                    loaded = await self.loader.load(earlier)
+                    return SentEvent(loaded.event, loaded.stream_ordering)
+            extremities = await self.stores.events.forward_extremities(room_id)
+            state = await self.stores.rooms.current_state_ids(room_id)
+            auth_ids = select_auth_event_ids(version, event_type, sender, state_key, content, state)
+            event = self._build(
+                version,
+                room_id=room_id,
+                sender=sender,
+                event_type=event_type,
+                content=content,
+                prev_event_ids=[e.event_id for e in extremities][:20],
+                auth_event_ids=auth_ids,
+                depth=max((e.depth for e in extremities), default=0) + 1,
+                origin_server_ts=self.clock.time_ms(),
+                state_key=state_key,
+                redacts=redacts,
+            )
+            await self._authorise(event, auth_ids, state)
+            persisted = await self.persister.persist(
+                event, extremities[0].state_group, txn=txn, now_ms=self.clock.time_ms()
+            )
+        return SentEvent(event, persisted.stream_ordering)
+
+    async def _authorise(
+        self, event: Event, auth_ids: list[str], state: Mapping[StateKey, str]
+    ) -> None:
+        wanted = list(auth_ids)
+        if event.room_version.room_id_from_create_event and (CREATE, "") in state:
+            wanted.append(state[(CREATE, "")])
+        auth_events = {e.state_pair: e for e in (await self.loader.events(wanted)).values()}
+        try:
+            check_auth(event, auth_events)
+        except AuthError as error:
+            raise Forbidden(str(error)) from None

@@ -1,0 +1,84 @@
+"""Loading stored events as engine `Event`s, with an LRU of the immutable parts."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from homeserver.rules.events import make_event
+from homeserver.types.errors import NotFound
+from homeserver.types.event import Event
+from homeserver.types.room_versions import ROOM_VERSIONS, RoomVersion
+from storage.stores import Stores
+from storage.stores.events import StoredEvent
+
+_CACHE_SIZE = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedEvent:
+    event: Event
+    stream_ordering: int
+    depth: int
+    redacted_by: str | None
+    rejected: bool
+    state_group: int | None
+
+
+class EventLoader:
+    def __init__(self, stores: Stores) -> None:
+        self.stores = stores
+        self._events: OrderedDict[str, Event] = OrderedDict()
+        self._room_versions: dict[str, RoomVersion] = {}
+
+    async def room_version(self, room_id: str) -> RoomVersion | None:
+        version = self._room_versions.get(room_id)
+        if version is None:
+            room = await self.stores.rooms.get(room_id)
+            if room is None:
+                return None
+            version = ROOM_VERSIONS[room.room_version]
+            self._room_versions[room_id] = version
+        return version
+
+    def _event(self, stored: StoredEvent, version: RoomVersion) -> Event:
+        event = self._events.get(stored.event_id)
+        if event is None:
+            event = make_event(version, json.loads(stored.json))
+            self._events[stored.event_id] = event
+            if len(self._events) > _CACHE_SIZE:
+                self._events.popitem(last=False)
+        return event
+
+    async def load_many(self, event_ids: Iterable[str]) -> dict[str, LoadedEvent]:
+        stored = await self.stores.events.get_events(event_ids)
+        result = {}
+        for event_id, row in stored.items():
+            version = await self.room_version(row.room_id)
+            if version is not None:
+                result[event_id] = self.wrap([row], version)[0]
+        return result
+
+    async def load(self, event_id: str) -> LoadedEvent:
+        loaded = (await self.load_many([event_id])).get(event_id)
+        if loaded is None:
+            raise NotFound("Event not found")
+        return loaded
+
+    async def events(self, event_ids: Iterable[str]) -> dict[str, Event]:
+        return {k: v.event for k, v in (await self.load_many(event_ids)).items()}
+
+    def wrap(self, rows: Iterable[StoredEvent], version: RoomVersion) -> list[LoadedEvent]:
+        return [
+            LoadedEvent(
+                self._event(row, version),
+                row.stream_ordering,
+                row.depth,
+                row.redacted_by,
+                row.rejected_reason is not None,
+                row.state_group,
+            )
+            for row in rows
+        ]

@@ -1,0 +1,113 @@
+"""What users send into rooms: messages, state and redactions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeserver.rules.power_levels import PowerLevels
+from homeserver.services.event_creation import EventCreationService, SentEvent
+from homeserver.services.event_loader import EventLoader
+from homeserver.services.event_persistence import TxnKey
+from homeserver.services.ratelimit import RateLimiter
+from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
+from homeserver.types.event import CREATE, MEMBER, POWER_LEVELS, REDACTION
+from homeserver.types.requester import Requester
+from storage.stores import Stores
+
+
+class RoomEventsService:
+    def __init__(
+        self,
+        stores: Stores,
+        loader: EventLoader,
+        creation: EventCreationService,
+        ratelimiter: RateLimiter,
+    ) -> None:
+        self.stores = stores
+        self.loader = loader
+        self.creation = creation
+        self.ratelimiter = ratelimiter
+
+    async def _require_joined(self, room_id: str, user_id: str) -> None:
+        membership = await self.stores.rooms.membership(room_id, user_id)
+        if membership is None or membership.membership != "join":
+            raise Forbidden(f"{user_id} is not in room {room_id}")
+
+    @staticmethod
+    def _txn(requester: Requester, txn_id: str) -> TxnKey:
+        return TxnKey(requester.user_id, requester.device_id, txn_id)
+
+    async def send_message(
+        self,
+        requester: Requester,
+        room_id: str,
+        event_type: str,
+        content: Mapping[str, Any],
+        txn_id: str,
+    ) -> SentEvent:
+        earlier = await self.stores.events.event_txn(requester.user_id, requester.device_id, txn_id)
+        if earlier is None:
+            # Retries of an acknowledged send must not be refused by the rate limit.
+            self.ratelimiter.check("message_per_user", requester.user_id)
+        await self._require_joined(room_id, requester.user_id)
+        if event_type == REDACTION:
+            redacts = content.get("redacts")
+            if not isinstance(redacts, str):
+                raise BadRequest("A redaction needs `redacts`", Codes.BAD_JSON)
+            return await self.redact(requester, room_id, redacts, content, txn_id)
+        return await self.creation.send(
+            room_id, requester.user_id, event_type, content, txn=self._txn(requester, txn_id)
+        )
+
+    async def set_state(
+        self,
+        requester: Requester,
+        room_id: str,
+        event_type: str,
+        state_key: str,
+        content: Mapping[str, Any],
+    ) -> SentEvent:
+        if event_type == CREATE:
+            raise Forbidden("The create event cannot be replaced")
+        if event_type != MEMBER:
+            await self._require_joined(room_id, requester.user_id)
+        return await self.creation.send(
+            room_id, requester.user_id, event_type, content, state_key=state_key
+        )
+
+    async def redact(
+        self,
+        requester: Requester,
+        room_id: str,
+        event_id: str,
+        content: Mapping[str, Any],
+        txn_id: str,
+    ) -> SentEvent:
+        """Spec "Redactions": one's own events, or anyone's with the redact power level."""
+        await self._require_joined(room_id, requester.user_id)
+        target = (await self.loader.load_many([event_id])).get(event_id)
+        if target is None or target.event.room_id != room_id:
+            raise NotFound("Event not found")
+        if target.event.sender != requester.user_id:
+            state = await self.stores.rooms.current_state_ids(
+                room_id, [(POWER_LEVELS, ""), (CREATE, "")]
+            )
+            events = await self.loader.events(state.values())
+            version = target.event.room_version
+            power = PowerLevels(
+                version,
+                events.get(state.get((POWER_LEVELS, ""), "")),
+                events.get(state.get((CREATE, ""), "")),
+            )
+            if power.user_level(requester.user_id) < power.named("redact"):
+                raise Forbidden("You may only redact your own events")
+        body = {k: v for k, v in content.items() if k != "redacts"}
+        return await self.creation.send(
+            room_id,
+            requester.user_id,
+            REDACTION,
+            body,
+            txn=self._txn(requester, txn_id),
+            redacts=event_id,
+        )

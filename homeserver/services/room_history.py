@@ -1,0 +1,320 @@
+"""Reading rooms: state, members, single events and paginated history, each filtered by
+history visibility (spec: Room History Visibility) for the requesting user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from homeserver.rules.client_format import client_event
+from homeserver.rules.event_filter import EventFilter
+from homeserver.rules.visibility import (
+    HISTORY_VISIBILITY_TYPE,
+    WORLD_READABLE,
+    EventVisibilityFacts,
+    effective_visibility,
+    is_visible,
+)
+from homeserver.services.clock import Clock
+from homeserver.services.event_loader import EventLoader, LoadedEvent
+from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
+from homeserver.types.event import MEMBER, Event, StateKey
+from homeserver.types.requester import Requester
+from storage.stores import Stores
+
+END_OF_ROOM = (2**62, 2**62)
+_MAX_PAGE = 1000
+_FETCH_ROUNDS = 10
+
+
+def parse_room_token(raw: str) -> tuple[str, tuple[int, int] | int]:
+    """`t<depth>-<stream>` (topological) or `s<stream>...` (a sync token)."""
+    try:
+        if raw.startswith("t"):
+            depth, stream = raw[1:].split("-", 1)
+            return "t", (int(depth), int(stream))
+        if raw.startswith("s"):
+            return "s", int(raw[1:].split("_", 1)[0])
+    except ValueError:
+        pass
+    raise BadRequest(f"Invalid pagination token {raw!r}", Codes.INVALID_PARAM)
+
+
+def topological_token(depth: int, stream: int) -> str:
+    return f"t{depth}-{stream}"
+
+
+@dataclass(frozen=True)
+class Page:
+    chunk: list[dict[str, Any]]
+    start: str
+    end: str | None
+    state: list[dict[str, Any]]
+
+
+class RoomHistoryService:
+    def __init__(self, stores: Stores, loader: EventLoader, clock: Clock) -> None:
+        self.stores = stores
+        self.loader = loader
+        self.clock = clock
+
+    # --- visibility -------------------------------------------------------------------
+
+    async def _facts_at(
+        self, group: int | None, user_id: str, cache: dict[int, tuple[str, str | None]]
+    ) -> tuple[str, str | None]:
+        if group is None:
+            return "shared", None
+        if group not in cache:
+            keys: list[StateKey] = [(HISTORY_VISIBILITY_TYPE, ""), (MEMBER, user_id)]
+            ids = await self.stores.state.get_state(group, keys)
+            events = await self.loader.events(ids.values())
+            hv = events.get(ids.get((HISTORY_VISIBILITY_TYPE, ""), ""))
+            member = events.get(ids.get((MEMBER, user_id), ""))
+            cache[group] = (
+                effective_visibility(hv.content.get("history_visibility") if hv else None),
+                member.membership if member else None,
+            )
+        return cache[group]
+
+    async def visible(
+        self, user_id: str | None, loaded: Sequence[LoadedEvent]
+    ) -> list[LoadedEvent]:
+        """The events the user may see; `None` is an anonymous reader (world_readable only)."""
+        if not loaded:
+            return []
+        room_id = loaded[0].event.room_id
+        current = await self.stores.rooms.membership(room_id, user_id) if user_id else None
+        joined_now = current is not None and current.membership == "join"
+        cache: dict[int, tuple[str, str | None]] = {}
+        prev_groups = await self._prev_groups(loaded)
+        result = []
+        for item in loaded:
+            event = item.event
+            after = await self._facts_at(item.state_group, user_id or "", cache)
+            before = after
+            if event.state_key is not None and (
+                event.type == HISTORY_VISIBILITY_TYPE or event.state_key == user_id
+            ):
+                before = await self._facts_at(prev_groups.get(event.event_id), user_id or "", cache)
+            facts = EventVisibilityFacts(
+                visibility_before=before[0],
+                membership_before=before[1],
+                visibility_after=after[0],
+                membership_after=after[1],
+                joined_later=joined_now,
+            )
+            if is_visible(facts):
+                result.append(item)
+        return result
+
+    async def _prev_groups(self, loaded: Sequence[LoadedEvent]) -> dict[str, int | None]:
+        """State before each state event: the snapshot of its (first) prev event."""
+        wanted = {
+            item.event.event_id: item.event.prev_event_ids[0]
+            for item in loaded
+            if item.event.state_key is not None and item.event.prev_event_ids
+        }
+        prevs = await self.loader.load_many(wanted.values())
+        return {e: prevs[p].state_group if p in prevs else None for e, p in wanted.items()}
+
+    # --- serialisation ----------------------------------------------------------------
+
+    async def serialize(
+        self, loaded: Iterable[LoadedEvent], requester: Requester | None
+    ) -> list[dict[str, Any]]:
+        items = list(loaded)
+        redactions = await self.loader.events(i.redacted_by for i in items if i.redacted_by)
+        txns = {}
+        if requester is not None:
+            mine = [i.event.event_id for i in items if i.event.sender == requester.user_id]
+            if mine:
+                txns = await self.stores.events.txn_ids_for(
+                    mine, requester.user_id, requester.device_id
+                )
+        now = self.clock.time_ms()
+        return [
+            client_event(
+                i.event,
+                now_ms=now,
+                redacted_because=redactions.get(i.redacted_by or ""),
+                transaction_id=txns.get(i.event.event_id),
+            )
+            for i in items
+        ]
+
+    # --- reads ------------------------------------------------------------------------
+
+    async def _require_version(self, room_id: str) -> None:
+        if await self.loader.room_version(room_id) is None:
+            raise Forbidden("You are not in this room")
+
+    async def state_snapshot(self, room_id: str, user_id: str) -> dict[StateKey, str]:
+        """The state the user may see: current while joined, as it was when they left,
+        or current for world-readable rooms."""
+        await self._require_version(room_id)
+        membership = await self.stores.rooms.membership(room_id, user_id)
+        if membership is not None and membership.membership == "join":
+            return await self.stores.rooms.current_state_ids(room_id)
+        if membership is not None and membership.membership in ("leave", "ban"):
+            loaded = await self.loader.load(membership.event_id)
+            if loaded.state_group is not None:
+                return await self.stores.state.get_state(loaded.state_group)
+        current = await self.stores.rooms.current_state_ids(room_id)
+        hv_id = current.get((HISTORY_VISIBILITY_TYPE, ""))
+        if hv_id is not None:
+            hv = (await self.loader.load(hv_id)).event
+            if effective_visibility(hv.content.get("history_visibility")) == WORLD_READABLE:
+                return current
+        raise Forbidden("You are not allowed to see the state of this room")
+
+    async def state_events(self, room_id: str, requester: Requester) -> list[dict[str, Any]]:
+        ids = await self.state_snapshot(room_id, requester.user_id)
+        loaded = await self.loader.load_many(ids.values())
+        return await self.serialize(loaded.values(), requester)
+
+    async def state_event(
+        self, room_id: str, requester: Requester, event_type: str, state_key: str
+    ) -> Event:
+        ids = await self.state_snapshot(room_id, requester.user_id)
+        event_id = ids.get((event_type, state_key))
+        if event_id is None:
+            raise NotFound("No such state event")
+        return (await self.loader.load(event_id)).event
+
+    async def members(
+        self,
+        room_id: str,
+        requester: Requester,
+        *,
+        at: str | None,
+        membership: str | None,
+        not_membership: str | None,
+    ) -> list[dict[str, Any]]:
+        ids = await self.state_snapshot(room_id, requester.user_id)
+        if at is not None:
+            position = await self._resolve_token(room_id, at)
+            rows = await self.stores.events.room_events_page(
+                room_id,
+                from_position=position,
+                to_position=None,
+                backwards=True,
+                limit=1,
+            )
+            if rows and rows[0].state_group is not None:
+                ids = await self.stores.state.get_state_of_type(rows[0].state_group, MEMBER)
+        member_ids = [e for (t, _), e in ids.items() if t == MEMBER]
+        loaded = list((await self.loader.load_many(member_ids)).values())
+        chosen = [
+            i
+            for i in loaded
+            if (membership is None or i.event.membership == membership)
+            and (not_membership is None or i.event.membership != not_membership)
+        ]
+        return await self.serialize(chosen, requester)
+
+    async def joined_rooms(self, user_id: str) -> list[str]:
+        return await self.stores.rooms.rooms_for_user(user_id)
+
+    async def joined_members(self, room_id: str, requester: Requester) -> dict[str, Any]:
+        current = await self.stores.rooms.membership(room_id, requester.user_id)
+        if current is None or current.membership != "join":
+            raise Forbidden("You are not in this room")
+        members = await self.stores.rooms.members(room_id, ["join"])
+        return {
+            m.user_id: {"display_name": m.display_name, "avatar_url": m.avatar_url} for m in members
+        }
+
+    async def event(self, room_id: str, event_id: str, requester: Requester) -> dict[str, Any]:
+        loaded = (await self.loader.load_many([event_id])).get(event_id)
+        if loaded is None or loaded.event.room_id != room_id or loaded.rejected:
+            raise NotFound("Event not found")
+        if not await self.visible(requester.user_id, [loaded]):
+            raise NotFound("Event not found")
+        return (await self.serialize([loaded], requester))[0]
+
+    async def _resolve_token(self, room_id: str, raw: str) -> tuple[int, int]:
+        kind, value = parse_room_token(raw)
+        if kind == "t":
+            assert isinstance(value, tuple)
+            return value
+        assert isinstance(value, int)
+        position = await self.stores.events.position_at(room_id, value)
+        # The gap just after the last event at or before the stream position.
+        return (position[0], position[1] + 1) if position else (0, 0)
+
+    async def messages(
+        self,
+        room_id: str,
+        requester: Requester,
+        *,
+        from_token: str | None,
+        to_token: str | None,
+        backwards: bool,
+        limit: int,
+        event_filter: EventFilter,
+    ) -> Page:
+        await self._require_version(room_id)
+        membership = await self.stores.rooms.membership(room_id, requester.user_id)
+        if from_token is None:
+            start = END_OF_ROOM if backwards else (0, 0)
+        else:
+            start = await self._resolve_token(room_id, from_token)
+        if membership is not None and membership.membership in ("leave", "ban"):
+            # Nothing after the user left is visible; start from there going backwards.
+            left = await self.loader.load(membership.event_id)
+            if backwards:
+                start = min(start, (left.depth, left.stream_ordering + 1))
+        end_bound = await self._resolve_token(room_id, to_token) if to_token else None
+        limit = max(1, min(limit, _MAX_PAGE))
+        chunk: list[LoadedEvent] = []
+        position = start
+        exhausted = False
+        version = await self.loader.room_version(room_id)
+        assert version is not None
+        for _ in range(_FETCH_ROUNDS):
+            rows = await self.stores.events.room_events_page(
+                room_id,
+                from_position=position,
+                to_position=end_bound,
+                backwards=backwards,
+                limit=limit * 2,
+            )
+            if not rows:
+                exhausted = True
+                break
+            last = rows[-1]
+            position = (
+                (last.depth, last.stream_ordering)
+                if backwards
+                else (last.depth, last.stream_ordering + 1)
+            )
+            batch = [
+                i
+                for i in self.loader.wrap(rows, version)
+                if event_filter.allows_event(i.event.data)
+            ]
+            chunk.extend(await self.visible(requester.user_id, batch))
+            if len(rows) < limit * 2:
+                exhausted = True
+                break
+            if len(chunk) >= limit:
+                break
+        chunk = chunk[:limit]
+        # Without more events to come, `end` is omitted (spec: /messages).
+        end = None
+        if chunk and not (exhausted and len(chunk) < limit):
+            last_item = chunk[-1]
+            step = 0 if backwards else 1
+            end = topological_token(last_item.depth, last_item.stream_ordering + step)
+        state: list[dict[str, Any]] = []
+        if event_filter.lazy_load_members and chunk:
+            senders = {i.event.sender for i in chunk}
+            ids = await self.state_snapshot(room_id, requester.user_id)
+            member_ids = [ids[(MEMBER, s)] for s in senders if (MEMBER, s) in ids]
+            state = await self.serialize(
+                (await self.loader.load_many(member_ids)).values(), requester
+            )
+        start_token = from_token or topological_token(*start)
+        return Page(await self.serialize(chunk, requester), start_token, end, state)
