@@ -34,6 +34,7 @@ from homeserver.services.login import LoginService
 from homeserver.services.membership import MembershipService
 from homeserver.services.passwords import PasswordHasher
 from homeserver.services.profiles import ProfileService
+from homeserver.services.public_rooms import PublicRoomsService
 from homeserver.services.ratelimit import Bucket, RateLimiter
 from homeserver.services.registration import RegistrationPolicy, RegistrationService
 from homeserver.services.room_creation import RoomCreationService
@@ -152,6 +153,8 @@ async def build_services(
     aliases = AliasService(stores, clock, config.server_name)
     membership = MembershipService(stores, creation, aliases, config.server_name)
     history = RoomHistoryService(stores, loader, clock)
+    profiles = ProfileService(stores, config.server_name)
+    profiles.on_change(membership.update_profile_in_rooms)
     return Services(
         server_name=config.server_name,
         events=loader,
@@ -164,6 +167,7 @@ async def build_services(
         room_events=RoomEventsService(stores, loader, creation, ratelimiter),
         room_history=history,
         directory=DirectoryService(stores, loader, aliases, history),
+        public_rooms=PublicRoomsService(stores, loader),
         discovery=Discovery.build(
             config.server_name, config.client_base_url, config.well_known.server_delegation
         ),
@@ -183,7 +187,7 @@ async def build_services(
             config.password.login_enabled,
         ),
         account=AccountService(stores, hasher, uia, devices, registration),
-        profiles=ProfileService(stores, config.server_name),
+        profiles=profiles,
         filters=FilterService(stores),
         account_data=AccountDataService(
             stores, StreamWriter(Stream.ACCOUNT_DATA, token.account_data, notifier)

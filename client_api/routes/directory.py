@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from homeserver.http.json_body import RequestBody
+from homeserver.http.query import query_int, query_str
 from homeserver.http.routing import Auth, RequestContext, RouteTable
 
 routes = RouteTable()
@@ -50,3 +51,35 @@ async def get_visibility(ctx: RequestContext) -> dict[str, Any]:
 async def set_visibility(ctx: RequestContext, body: VisibilityBody) -> dict[str, Any]:
     await ctx.services.directory.set_visibility(ctx.user, ctx.path("room_id"), body.visibility)
     return {}
+
+
+class PublicRoomsFilter(RequestBody):
+    generic_search_term: str | None = None
+    room_types: list[str | None] | None = None
+
+
+class PublicRoomsBody(RequestBody):
+    limit: int | None = None
+    since: str | None = None
+    server: str | None = None
+    filter: PublicRoomsFilter | None = None
+    include_all_networks: bool = False
+    third_party_instance_id: str | None = None
+
+
+@routes.client("GET", "/publicRooms", auth=Auth.OPTIONAL, allow_guests=True)
+async def public_rooms(ctx: RequestContext) -> dict[str, Any]:
+    return await ctx.services.public_rooms.list(
+        limit=query_int(ctx.query, "limit", None, minimum=0),
+        since=query_str(ctx.query, "since"),
+        search=None,
+    )
+
+
+@routes.client("POST", "/publicRooms", auth=Auth.REQUIRED, allow_guests=True, body=PublicRoomsBody)
+async def search_public_rooms(ctx: RequestContext, body: PublicRoomsBody) -> dict[str, Any]:
+    return await ctx.services.public_rooms.list(
+        limit=body.limit,
+        since=body.since,
+        search=body.filter.generic_search_term if body.filter else None,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from client_api.filter_models import inline_room_event_filter
+from homeserver.http.json_body import RequestBody
 from homeserver.http.query import query_int, query_str
 from homeserver.http.routing import Auth, RequestContext, RouteTable
 from homeserver.rules.client_format import client_event
@@ -100,3 +101,50 @@ async def messages(ctx: RequestContext) -> dict[str, Any]:
     if page.state:
         response["state"] = page.state
     return response
+
+
+@routes.client("GET", ROOM + "/context/{event_id}", auth=Auth.REQUIRED, allow_guests=True)
+async def context(ctx: RequestContext) -> dict[str, Any]:
+    raw_filter = query_str(ctx.query, "filter")
+    event_filter = EventFilter.from_json(
+        inline_room_event_filter(raw_filter) if raw_filter else None
+    )
+    limit = query_int(ctx.query, "limit", 10, minimum=0)
+    assert limit is not None
+    return await ctx.services.room_history.context(
+        ctx.path("room_id"), ctx.path("event_id"), ctx.user, limit=limit, event_filter=event_filter
+    )
+
+
+@routes.client(
+    "GET", ROOM + "/timestamp_to_event", versions=("v1",), auth=Auth.REQUIRED, allow_guests=True
+)
+async def timestamp_to_event(ctx: RequestContext) -> dict[str, Any]:
+    ts = query_int(ctx.query, "ts", None, minimum=0)
+    if ts is None:
+        raise BadRequest("Missing query parameter: ts", Codes.MISSING_PARAM)
+    direction = ctx.query.get("dir")
+    if direction not in ("f", "b"):
+        raise BadRequest("dir must be f or b", Codes.INVALID_PARAM)
+    return await ctx.services.room_history.event_at_timestamp(
+        ctx.path("room_id"), ctx.user, ts, forwards=direction == "f"
+    )
+
+
+class ReportBody(RequestBody):
+    reason: str | None = None
+    score: int | None = None
+
+
+@routes.client("POST", ROOM + "/report/{event_id}", auth=Auth.REQUIRED, body=ReportBody)
+async def report_event(ctx: RequestContext, body: ReportBody) -> dict[str, Any]:
+    await ctx.services.room_history.report(
+        ctx.path("room_id"), ctx.user, ctx.path("event_id"), body.reason, body.score
+    )
+    return {}
+
+
+@routes.client("POST", ROOM + "/report", auth=Auth.REQUIRED, body=ReportBody)
+async def report_room(ctx: RequestContext, body: ReportBody) -> dict[str, Any]:
+    await ctx.services.room_history.report(ctx.path("room_id"), ctx.user, None, body.reason, None)
+    return {}

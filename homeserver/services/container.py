@@ -19,6 +19,7 @@ from homeserver.services.filters import FilterService
 from homeserver.services.login import LoginService
 from homeserver.services.membership import MembershipService
 from homeserver.services.profiles import ProfileService
+from homeserver.services.public_rooms import PublicRoomsService
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.registration import RegistrationService
 from homeserver.services.room_creation import RoomCreationService
@@ -55,3 +56,4 @@ class Services:
     room_events: RoomEventsService
     room_history: RoomHistoryService
     directory: DirectoryService
+    public_rooms: PublicRoomsService

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from homeserver.services.aliases import AliasService
 from homeserver.services.event_creation import EventCreationService, SentEvent
-from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
+from homeserver.types.errors import BadRequest, Codes, Forbidden, MatrixError, NotFound
 from homeserver.types.event import MEMBER
 from homeserver.types.ids import UserID
 from storage.stores import Stores
+
+log = structlog.get_logger(__name__)
 
 
 class MembershipService:
@@ -122,6 +126,21 @@ class MembershipService:
         if current is None or current.membership != "ban":
             raise Forbidden(f"{target} is not banned")
         await self._send(room_id, sender, target, "leave", reason)
+
+    async def update_profile_in_rooms(self, user_id: str, profile: dict[str, Any]) -> None:
+        """A profile change shows in the member event of every room the user is in."""
+        for room_id in await self.stores.rooms.rooms_for_user(user_id):
+            current = await self.stores.rooms.membership(room_id, user_id)
+            if current is None:
+                continue
+            content: dict[str, Any] = {"membership": "join"}
+            for field in ("displayname", "avatar_url"):
+                if isinstance(profile.get(field), str):
+                    content[field] = profile[field]
+            try:
+                await self.creation.send(room_id, user_id, MEMBER, content, state_key=user_id)
+            except MatrixError as error:
+                log.warning("profile update refused", room_id=room_id, error=error.message)
 
     async def forget(self, room_id: str, user_id: str) -> None:
         current = await self.stores.rooms.membership(room_id, user_id)

@@ -318,3 +318,86 @@ class RoomHistoryService:
             )
         start_token = from_token or topological_token(*start)
         return Page(await self.serialize(chunk, requester), start_token, end, state)
+
+    async def context(
+        self,
+        room_id: str,
+        event_id: str,
+        requester: Requester,
+        *,
+        limit: int,
+        event_filter: EventFilter,
+    ) -> dict[str, Any]:
+        """The event with up to limit/2 visible events either side, and the state at it."""
+        loaded = (await self.loader.load_many([event_id])).get(event_id)
+        if loaded is None or loaded.event.room_id != room_id or loaded.rejected:
+            raise NotFound("Event not found")
+        if not await self.visible(requester.user_id, [loaded]):
+            raise NotFound("Event not found")
+        version = loaded.event.room_version
+        half = max(0, min(limit, _MAX_PAGE)) // 2
+        around: dict[bool, list[LoadedEvent]] = {}
+        for backwards in (True, False):
+            start = (loaded.depth, loaded.stream_ordering + (0 if backwards else 1))
+            rows = await self.stores.events.room_events_page(
+                room_id,
+                from_position=start,
+                to_position=None,
+                backwards=backwards,
+                limit=half * 2 + 1,
+            )
+            batch = [
+                i
+                for i in self.loader.wrap(rows, version)
+                if event_filter.allows_event(i.event.data)
+            ]
+            around[backwards] = (await self.visible(requester.user_id, batch))[:half]
+        before, after = around[True], around[False]
+        first = before[-1] if before else loaded
+        last = after[-1] if after else loaded
+        state_ids = (
+            await self.stores.state.get_state(loaded.state_group)
+            if loaded.state_group is not None
+            else {}
+        )
+        if event_filter.lazy_load_members:
+            senders = {i.event.sender for i in (*before, loaded, *after)}
+            state_ids = {k: v for k, v in state_ids.items() if k[0] != MEMBER or k[1] in senders}
+        state = await self.loader.load_many(state_ids.values())
+        return {
+            "event": (await self.serialize([loaded], requester))[0],
+            "events_before": await self.serialize(before, requester),
+            "events_after": await self.serialize(after, requester),
+            "start": topological_token(first.depth, first.stream_ordering),
+            "end": topological_token(last.depth, last.stream_ordering + 1),
+            "state": await self.serialize(state.values(), requester),
+        }
+
+    async def event_at_timestamp(
+        self, room_id: str, requester: Requester, ts: int, forwards: bool
+    ) -> dict[str, Any]:
+        version = await self.loader.room_version(room_id)
+        if version is None:
+            raise NotFound("Unknown room")
+        rows = await self.stores.events.closest_to_ts(room_id, ts, forwards, 50)
+        visible = await self.visible(requester.user_id, self.loader.wrap(rows, version))
+        if not visible:
+            raise NotFound("No event found in that direction")
+        event = visible[0].event
+        return {"event_id": event.event_id, "origin_server_ts": event.origin_server_ts}
+
+    async def report(
+        self,
+        room_id: str,
+        requester: Requester,
+        event_id: str | None,
+        reason: str | None,
+        score: int | None,
+    ) -> None:
+        if event_id is not None:
+            await self.event(room_id, event_id, requester)
+        elif await self.loader.room_version(room_id) is None:
+            raise NotFound("Unknown room")
+        await self.stores.reports.add(
+            requester.user_id, room_id, event_id, reason, score, self.clock.time_ms()
+        )

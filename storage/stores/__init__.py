@@ -11,6 +11,7 @@ from storage.stores.devices import DeviceStore
 from storage.stores.events import EventStore
 from storage.stores.filters import FilterStore
 from storage.stores.profiles import ProfileStore
+from storage.stores.reports import ReportStore
 from storage.stores.rooms import RoomStore
 from storage.stores.state import StateStore
 from storage.stores.to_device import ToDeviceStore
@@ -31,6 +32,7 @@ class Stores:
     account_data: AccountDataStore
     to_device: ToDeviceStore
     aliases: AliasStore
+    reports: ReportStore
     events: EventStore
     state: StateStore
     rooms: RoomStore
@@ -48,6 +50,7 @@ class Stores:
             account_data=AccountDataStore(db),
             to_device=ToDeviceStore(db),
             aliases=AliasStore(db),
+            reports=ReportStore(db),
             events=EventStore(db),
             state=StateStore(db),
             rooms=RoomStore(db),

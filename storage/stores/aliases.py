@@ -70,3 +70,15 @@ class AliasStore:
                 room_id,
             )
         )
+
+    async def published_rooms(self) -> list[tuple[str, int]]:
+        """Published rooms with their joined member counts, biggest first."""
+        rows = await self.db.fetch(
+            "published_rooms",
+            """SELECT d.room_id,
+                      COUNT(m.user_id) FILTER (WHERE m.membership = 'join') AS joined
+               FROM room_directory d LEFT JOIN room_memberships m USING (room_id)
+               GROUP BY d.room_id
+               ORDER BY joined DESC, d.room_id""",
+        )
+        return [(row["room_id"], int(row["joined"])) for row in rows]

@@ -217,6 +217,24 @@ class EventStore:
         )
         return (row["depth"], row["stream_ordering"]) if row else None
 
+    async def closest_to_ts(
+        self, room_id: str, ts: int, forwards: bool, limit: int
+    ) -> list[StoredEvent]:
+        """Events at or after (forwards) / at or before a timestamp, nearest first."""
+        op, order = (">=", "ASC") if forwards else ("<=", "DESC")
+        rows = await self.db.fetch(
+            "events_by_timestamp",
+            f"""SELECT {_STORED_COLUMNS} FROM events e
+                WHERE e.room_id = $1 AND e.origin_server_ts {op} $2
+                  AND NOT e.outlier AND e.rejected_reason IS NULL
+                ORDER BY e.origin_server_ts {order}, e.stream_ordering {order}
+                LIMIT $3""",
+            room_id,
+            ts,
+            limit,
+        )
+        return [_stored(row) for row in rows]
+
     async def event_txn(self, user_id: str, device_id: str, txn_id: str) -> str | None:
         return await self.db.fetchval(
             "get_event_txn",

@@ -81,3 +81,20 @@ async def test_unknown_user_is_404(client: Client) -> None:
     assert response.errcode == "M_NOT_FOUND"
     response = await client.request("GET", f"{BASE}/not-a-user-id")
     assert response.status == 400
+
+
+async def test_profile_change_updates_member_events(client: Client) -> None:
+    from tests.api.rooms_helpers import User
+
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.join(room_id)
+    put = await alice.call(
+        "PUT", "/profile/@alice:test.local/displayname", {"displayname": "Alice A."}
+    )
+    assert put.status == 200
+    member = await bob.call("GET", f"/rooms/{room_id}/state/m.room.member/@alice:test.local")
+    assert member.body == {"membership": "join", "displayname": "Alice A."}
+    joined = await bob.call("GET", f"/rooms/{room_id}/joined_members")
+    assert joined.body["joined"]["@alice:test.local"]["display_name"] == "Alice A."

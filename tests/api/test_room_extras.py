@@ -1,0 +1,118 @@
+"""Context, timestamp lookups, reports, aliases and the public room directory."""
+
+from __future__ import annotations
+
+from tests.api.harness import Client
+from tests.api.rooms_helpers import User
+
+
+async def test_context(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room()
+    ids = [(await alice.send(room_id, f"m{n}")).body["event_id"] for n in range(7)]
+    context = await alice.call("GET", f"/rooms/{room_id}/context/{ids[3]}", params={"limit": "4"})
+    assert context.status == 200
+    assert context.body["event"]["event_id"] == ids[3]
+    assert [e["event_id"] for e in context.body["events_before"]] == [ids[2], ids[1]]
+    assert [e["event_id"] for e in context.body["events_after"]] == [ids[4], ids[5]]
+    assert {e["type"] for e in context.body["state"]} >= {"m.room.create", "m.room.member"}
+    older = await alice.messages(room_id, **{"from": context.body["start"], "limit": "1"})
+    assert older.body["chunk"][0]["event_id"] == ids[0]
+    newer = await alice.messages(room_id, dir="f", **{"from": context.body["end"], "limit": "1"})
+    assert newer.body["chunk"][0]["event_id"] == ids[6]
+    missing = await alice.call("GET", f"/rooms/{room_id}/context/$nope")
+    assert (missing.status, missing.errcode) == (404, "M_NOT_FOUND")
+
+
+async def test_timestamp_to_event(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room()
+    sent = await alice.send(room_id, "x")
+    event = await alice.call("GET", f"/rooms/{room_id}/event/{sent.body['event_id']}")
+    ts = event.body["origin_server_ts"]
+    path = f"/_matrix/client/v1/rooms/{room_id}/timestamp_to_event"
+    backwards = await client.request(
+        "GET", path, params={"ts": str(ts + 10_000), "dir": "b"}, token=alice.token
+    )
+    assert backwards.body == {"event_id": sent.body["event_id"], "origin_server_ts": ts}
+    none_after = await client.request(
+        "GET", path, params={"ts": str(ts + 10_000), "dir": "f"}, token=alice.token
+    )
+    assert none_after.status == 404
+    bad = await client.request("GET", path, params={"ts": "x", "dir": "f"}, token=alice.token)
+    assert bad.status == 400
+    missing = await client.request("GET", path, params={"dir": "f"}, token=alice.token)
+    assert missing.errcode == "M_MISSING_PARAM"
+
+
+async def test_reports(client: Client, server) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.join(room_id)
+    event_id = (await alice.send(room_id, "rude")).body["event_id"]
+    reported = await bob.call(
+        "POST", f"/rooms/{room_id}/report/{event_id}", {"reason": "rude", "score": -100}
+    )
+    assert reported.status == 200
+    room_report = await bob.call("POST", f"/rooms/{room_id}/report", {"reason": "spam room"})
+    assert room_report.status == 200
+    unknown = await bob.call("POST", f"/rooms/{room_id}/report/$nope", {"reason": "x"})
+    assert unknown.status == 404
+    async with server.services.events.stores.db.connection() as conn:
+        count = await conn.fetchval("t", "SELECT COUNT(*) FROM reports")
+    assert count == 2
+
+
+async def test_alias_lifecycle(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat")
+    alias = "%23second:test.local"
+    created = await alice.call("PUT", f"/directory/room/{alias}", {"room_id": room_id})
+    assert created.status == 200
+    again = await alice.call("PUT", f"/directory/room/{alias}", {"room_id": room_id})
+    assert again.status == 409
+    not_member = await bob.call("PUT", "/directory/room/%23bobs:test.local", {"room_id": room_id})
+    assert not_member.status == 403
+    aliases = await alice.call("GET", f"/rooms/{room_id}/aliases")
+    assert aliases.body == {"aliases": ["#second:test.local"]}
+    refused = await bob.call("DELETE", f"/directory/room/{alias}")
+    assert refused.status == 403
+    assert (await alice.call("DELETE", f"/directory/room/{alias}")).status == 200
+    gone = await alice.call("GET", f"/directory/room/{alias}")
+    assert (gone.status, gone.errcode) == (404, "M_NOT_FOUND")
+    bad = await alice.call("GET", "/directory/room/no-hash")
+    assert bad.status == 400
+
+
+async def test_public_rooms(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    big = await alice.create_room(visibility="public", name="Big Room", topic="lots")
+    small = await alice.create_room(visibility="public", name="Small", room_alias_name="small")
+    await alice.create_room(name="Hidden")
+    await bob.join(big)
+    listing = await client.request("GET", "/_matrix/client/v3/publicRooms")
+    assert [r["room_id"] for r in listing.body["chunk"]] == [big, small]
+    first = listing.body["chunk"][0]
+    assert first["num_joined_members"] == 2
+    assert first["name"] == "Big Room" and first["topic"] == "lots"
+    assert first["join_rule"] == "public" and first["world_readable"] is False
+    assert listing.body["chunk"][1]["canonical_alias"] == "#small:test.local"
+    paged = await client.request("GET", "/_matrix/client/v3/publicRooms", params={"limit": "1"})
+    assert len(paged.body["chunk"]) == 1 and paged.body["next_batch"]
+    rest = await client.request(
+        "GET",
+        "/_matrix/client/v3/publicRooms",
+        params={"limit": "1", "since": paged.body["next_batch"]},
+    )
+    assert [r["room_id"] for r in rest.body["chunk"]] == [small]
+    search = await alice.call("POST", "/publicRooms", {"filter": {"generic_search_term": "smal"}})
+    assert [r["room_id"] for r in search.body["chunk"]] == [small]
+    visibility = await alice.call("GET", f"/directory/list/room/{big}")
+    assert visibility.body == {"visibility": "public"}
+    await bob.call("PUT", f"/directory/list/room/{big}", {"visibility": "private"})
+    assert (await alice.call("GET", f"/directory/list/room/{big}")).body["visibility"] == "public"
+    await alice.call("PUT", f"/directory/list/room/{big}", {"visibility": "private"})
+    assert (await alice.call("GET", f"/directory/list/room/{big}")).body["visibility"] == "private"
