@@ -40,6 +40,7 @@ from homeserver.services.registration import RegistrationPolicy, RegistrationSer
 from homeserver.services.room_creation import RoomCreationService
 from homeserver.services.room_events import RoomEventsService
 from homeserver.services.room_history import RoomHistoryService
+from homeserver.services.room_upgrade import RoomUpgradeService
 from homeserver.services.to_device import ToDeviceService
 from homeserver.services.uia import UiaService
 from homeserver.signing_key import load_or_create_signing_key
@@ -168,6 +169,7 @@ async def build_services(
         room_history=history,
         directory=DirectoryService(stores, loader, aliases, history),
         public_rooms=PublicRoomsService(stores, loader),
+        room_upgrade=RoomUpgradeService(stores, loader, creation, membership, aliases),
         discovery=Discovery.build(
             config.server_name, config.client_base_url, config.well_known.server_delegation
         ),

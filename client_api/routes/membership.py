@@ -26,13 +26,17 @@ class InviteBody(TargetBody):
 
 @routes.client("POST", "/join/{room}", auth=Auth.REQUIRED, allow_guests=True, body=ReasonBody)
 async def join_by_id_or_alias(ctx: RequestContext, body: ReasonBody) -> dict[str, Any]:
-    room_id = await ctx.services.membership.join(ctx.path("room"), ctx.user.user_id, body.reason)
+    room_id = await ctx.services.membership.join(
+        ctx.path("room"), ctx.user.user_id, body.reason, is_guest=ctx.user.is_guest
+    )
     return {"room_id": room_id}
 
 
 @routes.client("POST", ROOM + "/join", auth=Auth.REQUIRED, allow_guests=True, body=ReasonBody)
 async def join(ctx: RequestContext, body: ReasonBody) -> dict[str, Any]:
-    room_id = await ctx.services.membership.join(ctx.path("room_id"), ctx.user.user_id, body.reason)
+    room_id = await ctx.services.membership.join(
+        ctx.path("room_id"), ctx.user.user_id, body.reason, is_guest=ctx.user.is_guest
+    )
     return {"room_id": room_id}
 
 

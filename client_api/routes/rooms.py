@@ -101,3 +101,16 @@ async def redact(ctx: RequestContext, body: RedactBody) -> dict[str, Any]:
         ctx.user, ctx.path("room_id"), ctx.path("event_id"), ctx.json, ctx.path("txn_id")
     )
     return {"event_id": sent.event.event_id}
+
+
+class UpgradeBody(RequestBody):
+    new_version: str
+    additional_creators: list[str] = Field(default_factory=list)
+
+
+@routes.client("POST", ROOM + "/upgrade", auth=Auth.REQUIRED, body=UpgradeBody)
+async def upgrade(ctx: RequestContext, body: UpgradeBody) -> dict[str, Any]:
+    new_room = await ctx.services.room_upgrade.upgrade(
+        ctx.path("room_id"), ctx.user.user_id, body.new_version, body.additional_creators
+    )
+    return {"replacement_room": new_room}

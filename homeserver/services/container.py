@@ -25,6 +25,7 @@ from homeserver.services.registration import RegistrationService
 from homeserver.services.room_creation import RoomCreationService
 from homeserver.services.room_events import RoomEventsService
 from homeserver.services.room_history import RoomHistoryService
+from homeserver.services.room_upgrade import RoomUpgradeService
 from homeserver.services.to_device import ToDeviceService
 from homeserver.services.uia import UiaService
 from homeserver.streams.notifier import StreamNotifier
@@ -57,3 +58,4 @@ class Services:
     room_history: RoomHistoryService
     directory: DirectoryService
     public_rooms: PublicRoomsService
+    room_upgrade: RoomUpgradeService

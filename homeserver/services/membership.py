@@ -67,13 +67,29 @@ class MembershipService:
             room_id, user_id, user_id, "join", **await self._profile_fields(user_id)
         )
 
-    async def join(self, room_id_or_alias: str, user_id: str, reason: str | None = None) -> str:
+    async def join(
+        self,
+        room_id_or_alias: str,
+        user_id: str,
+        reason: str | None = None,
+        *,
+        is_guest: bool = False,
+    ) -> str:
         room_id = await self.resolve_room(room_id_or_alias)
         await self._require_local_room(room_id)
+        if is_guest:
+            await self._require_guest_access(room_id)
         await self._send(
             room_id, user_id, user_id, "join", reason, **await self._profile_fields(user_id)
         )
         return room_id
+
+    async def _require_guest_access(self, room_id: str) -> None:
+        """Guests may only join rooms whose m.room.guest_access is `can_join`."""
+        ids = await self.stores.rooms.current_state_ids(room_id, [("m.room.guest_access", "")])
+        events = await self.creation.loader.events(ids.values())
+        if not any(e.content.get("guest_access") == "can_join" for e in events.values()):
+            raise MatrixError(403, Codes.GUEST_ACCESS_FORBIDDEN, "Guests cannot join this room")
 
     async def knock(self, room_id_or_alias: str, user_id: str, reason: str | None = None) -> str:
         room_id = await self.resolve_room(room_id_or_alias)

@@ -116,3 +116,34 @@ async def test_shared_history_is_visible_to_joiners(client: Client) -> None:
     await bob.join(room_id)
     page = await bob.messages(room_id, limit="50")
     assert "early" in [e["content"].get("body") for e in page.body["chunk"]]
+
+
+async def test_guests_join_only_rooms_that_allow_them(database_url: str, tmp_path) -> None:
+    import aiohttp
+
+    from tests.api.harness import make_config, start_server
+    from tests.api.rooms_helpers import V3
+
+    server = await start_server(
+        make_config(database_url, tmp_path, registration={"enabled": True, "allow_guests": True})
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = Client(session, f"http://127.0.0.1:{server.port}")
+            alice = await User.register(client, "alice")
+            open_room = await alice.create_room(preset="private_chat")
+            await alice.call(
+                "PUT", f"/rooms/{open_room}/state/m.room.join_rules", {"join_rule": "public"}
+            )
+            closed_room = await alice.create_room(preset="public_chat")
+            guest = await client.request("POST", V3 + "/register", {}, params={"kind": "guest"})
+            assert guest.status == 200, guest.body
+            token = guest.body["access_token"]
+            ok = await client.request("POST", f"{V3}/join/{open_room}", {}, token=token)
+            assert ok.status == 200, ok.body
+            refused = await client.request("POST", f"{V3}/join/{closed_room}", {}, token=token)
+            assert (refused.status, refused.errcode) == (403, "M_GUEST_ACCESS_FORBIDDEN")
+            no_create = await client.request("POST", f"{V3}/createRoom", {}, token=token)
+            assert no_create.errcode == "M_GUEST_ACCESS_FORBIDDEN"
+    finally:
+        await server.stop()

@@ -116,3 +116,34 @@ async def test_public_rooms(client: Client) -> None:
     assert (await alice.call("GET", f"/directory/list/room/{big}")).body["visibility"] == "public"
     await alice.call("PUT", f"/directory/list/room/{big}", {"visibility": "private"})
     assert (await alice.call("GET", f"/directory/list/room/{big}")).body["visibility"] == "private"
+
+
+async def test_room_upgrade(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    old = await alice.create_room(
+        preset="public_chat", name="Old name", room_alias_name="moving", visibility="public"
+    )
+    await bob.join(old)
+    await alice.call("POST", f"/rooms/{old}/ban", {"user_id": "@troll:test.local"})
+    refused = await bob.call("POST", f"/rooms/{old}/upgrade", {"new_version": "11"})
+    assert (refused.status, refused.errcode) == (403, "M_FORBIDDEN")
+    unknown = await alice.call("POST", f"/rooms/{old}/upgrade", {"new_version": "77"})
+    assert unknown.errcode == "M_UNSUPPORTED_ROOM_VERSION"
+    upgraded = await alice.call("POST", f"/rooms/{old}/upgrade", {"new_version": "11"})
+    assert upgraded.status == 200, upgraded.body
+    new = upgraded.body["replacement_room"]
+    tombstone = await alice.call("GET", f"/rooms/{old}/state/m.room.tombstone")
+    assert tombstone.body["replacement_room"] == new
+    create = await alice.call("GET", f"/rooms/{new}/state/m.room.create")
+    assert create.body["predecessor"] == {"room_id": old}
+    assert create.body["room_version"] == "11"
+    name = await alice.call("GET", f"/rooms/{new}/state/m.room.name")
+    assert name.body == {"name": "Old name"}
+    ban = await alice.call("GET", f"/rooms/{new}/state/m.room.member/@troll:test.local")
+    assert ban.body["membership"] == "ban"
+    resolved = await alice.call("GET", "/directory/room/%23moving:test.local")
+    assert resolved.body["room_id"] == new
+    assert (await bob.send(old, "still here?")).status == 403
+    assert (await bob.join(new)).status == 200
+    assert (await bob.send(new, "moved")).status == 200
