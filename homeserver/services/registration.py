@@ -109,6 +109,10 @@ class RegistrationService:
             return await self._register_guest(body)
         if not self.policy.enabled:
             raise Forbidden("Registration has been disabled")
+        already = await self.uia.registered_in_session(body.get("auth"))
+        if already is not None:
+            # A retry of a completed registration logs in the account it created.
+            return await self._login_new_account(already, body)
         # Checked before the auth flow starts, so a client learns at once that a name is taken.
         username = body.get("username")
         if isinstance(username, str):
@@ -120,10 +124,6 @@ class RegistrationService:
             UiaRequest(uri=uri, method="POST", flows=self.flows(), body=body)
         )
         body = outcome.body
-        already = outcome.server_data.get("registered_user_id")
-        if already is not None:
-            # A retry of a completed registration logs in the account it created.
-            return await self._login_new_account(already, body)
         password = body.get("password")
         password_hash = await self.hasher.hash(password) if isinstance(password, str) else None
         username = body.get("username")

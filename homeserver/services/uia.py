@@ -122,6 +122,16 @@ class UiaService:
     async def remember(self, session_id: str, key: str, value: Any) -> None:
         await self.stores.uia.set_server_data(session_id, key, value)
 
+    async def registered_in_session(self, auth: object) -> str | None:
+        """The account a completed registration session created, if `auth` names one."""
+        if not isinstance(auth, dict) or not isinstance(auth.get("session"), str):
+            return None
+        session = await self.stores.uia.get(auth["session"], self._oldest_live_ts())
+        if session is None:
+            return None
+        user_id = session.server_data.get("registered_user_id")
+        return user_id if isinstance(user_id, str) else None
+
     async def expire_old_sessions(self) -> int:
         return await self.stores.uia.delete_expired(self._oldest_live_ts())
 
