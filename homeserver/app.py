@@ -165,7 +165,7 @@ async def build_services(
         room_creation=RoomCreationService(
             creation, membership, aliases, config.rooms.default_room_version
         ),
-        room_events=RoomEventsService(stores, loader, creation, ratelimiter),
+        room_events=RoomEventsService(stores, loader, creation, ratelimiter, config.server_name),
         room_history=history,
         directory=DirectoryService(stores, loader, aliases, history),
         public_rooms=PublicRoomsService(stores, loader),

@@ -120,3 +120,14 @@ async def verify_signature(
             raise SignatureError(f"bad signature from {server_name}: {error}") from None
         return
     raise SignatureError(f"no known key of {server_name} signed the event")
+
+
+async def verify_join_authorisation(event: Any, keys: VerifyKeyLookup) -> None:
+    """Auth rule 5.2 (v8+): a join naming `join_authorised_via_users_server` must carry a
+    valid signature of that user's server. It needs key lookups, so it runs with the other
+    signature checks on receipt rather than inside the synchronous auth rules."""
+    via = event.content.get("join_authorised_via_users_server")
+    if not event.room_version.restricted_join_rule or not isinstance(via, str):
+        return
+    server = via.split(":", 1)[1] if ":" in via else ""
+    await verify_signature(event.room_version, dict(event.data), server, keys)

@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from homeserver.rules.power_levels import PowerLevels
+from homeserver.services.aliases import parse_alias
 from homeserver.services.event_creation import EventCreationService, SentEvent
 from homeserver.services.event_loader import EventLoader
 from homeserver.services.event_persistence import TxnKey
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
-from homeserver.types.event import CREATE, MEMBER, POWER_LEVELS, REDACTION
+from homeserver.types.event import CANONICAL_ALIAS, CREATE, MEMBER, POWER_LEVELS, REDACTION
 from homeserver.types.requester import Requester
 from storage.stores import Stores
 
@@ -23,7 +24,9 @@ class RoomEventsService:
         loader: EventLoader,
         creation: EventCreationService,
         ratelimiter: RateLimiter,
+        server_name: str,
     ) -> None:
+        self.server_name = server_name
         self.stores = stores
         self.loader = loader
         self.creation = creation
@@ -72,9 +75,31 @@ class RoomEventsService:
             raise Forbidden("The create event cannot be replaced")
         if event_type != MEMBER:
             await self._require_joined(room_id, requester.user_id)
+        if event_type == CANONICAL_ALIAS:
+            await self._check_canonical_alias(room_id, content)
         return await self.creation.send(
             room_id, requester.user_id, event_type, content, state_key=state_key
         )
+
+    async def _check_canonical_alias(self, room_id: str, content: Mapping[str, Any]) -> None:
+        """Every alias named must be valid and, if it is ours, point at this room."""
+        aliases: list[Any] = []
+        if "alias" in content and content["alias"] is not None:
+            aliases.append(content["alias"])
+        alt = content.get("alt_aliases", [])
+        if not isinstance(alt, list):
+            raise BadRequest("alt_aliases must be a list", Codes.INVALID_PARAM)
+        aliases.extend(alt)
+        for alias in aliases:
+            if not isinstance(alias, str):
+                raise BadRequest("Aliases must be strings", Codes.INVALID_PARAM)
+            _, server = parse_alias(alias)
+            if server != self.server_name:
+                # Aliases of other servers cannot be checked without federation.
+                continue
+            record = await self.stores.aliases.get(alias)
+            if record is None or record.room_id != room_id:
+                raise BadRequest(f"The alias {alias} does not point to this room", Codes.BAD_ALIAS)
 
     async def redact(
         self,

@@ -25,6 +25,7 @@ THIRD_PARTY_INVITE = "m.room.third_party_invite"
 REDACTION = "m.room.redaction"
 HISTORY_VISIBILITY = "m.room.history_visibility"
 ALIASES = "m.room.aliases"
+CANONICAL_ALIAS = "m.room.canonical_alias"
 
 
 def _ids(refs: Any) -> tuple[str, ...]:

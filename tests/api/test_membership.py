@@ -147,3 +147,35 @@ async def test_guests_join_only_rooms_that_allow_them(database_url: str, tmp_pat
             assert no_create.errcode == "M_GUEST_ACCESS_FORBIDDEN"
     finally:
         await server.stop()
+
+
+async def test_invited_visibility_starts_at_the_invite(client: Client) -> None:
+    alice, bob = await users(client, "alice", "bob")
+    room_id = await alice.create_room(preset="private_chat")
+    await alice.call(
+        "PUT",
+        f"/rooms/{room_id}/state/m.room.history_visibility",
+        {"history_visibility": "invited"},
+    )
+    await alice.send(room_id, "before invite")
+    await alice.call("POST", f"/rooms/{room_id}/invite", {"user_id": bob.user_id})
+    await alice.send(room_id, "after invite")
+    await bob.join(room_id)
+    page = await bob.messages(room_id, limit="50")
+    bodies = [e["content"].get("body") for e in page.body["chunk"] if e["type"] == "m.room.message"]
+    assert bodies == ["after invite"]
+
+
+async def test_world_readable_rooms_can_be_read_without_joining(client: Client) -> None:
+    alice, bob = await users(client, "alice", "bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await alice.call(
+        "PUT",
+        f"/rooms/{room_id}/state/m.room.history_visibility",
+        {"history_visibility": "world_readable"},
+    )
+    await alice.send(room_id, "for everyone")
+    page = await bob.messages(room_id, limit="10")
+    assert "for everyone" in [e["content"].get("body") for e in page.body["chunk"]]
+    state = await bob.call("GET", f"/rooms/{room_id}/state")
+    assert state.status == 200

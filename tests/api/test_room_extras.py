@@ -147,3 +147,21 @@ async def test_room_upgrade(client: Client) -> None:
     assert (await bob.send(old, "still here?")).status == 403
     assert (await bob.join(new)).status == 200
     assert (await bob.send(new, "moved")).status == 200
+
+
+async def test_canonical_alias_validation(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room(room_alias_name="mine")
+    other = await alice.create_room(room_alias_name="other")
+    path = f"/rooms/{room_id}/state/m.room.canonical_alias"
+    ok = await alice.call("PUT", path, {"alias": "#mine:test.local", "alt_aliases": []})
+    assert ok.status == 200
+    wrong_room = await alice.call("PUT", path, {"alias": "#other:test.local"})
+    assert (wrong_room.status, wrong_room.errcode) == (400, "M_BAD_ALIAS")
+    unknown = await alice.call("PUT", path, {"alt_aliases": ["#ghost:test.local"]})
+    assert unknown.errcode == "M_BAD_ALIAS"
+    bad = await alice.call("PUT", path, {"alias": "not-an-alias"})
+    assert (bad.status, bad.errcode) == (400, "M_INVALID_PARAM")
+    remote = await alice.call("PUT", path, {"alt_aliases": ["#elsewhere:remote.example"]})
+    assert remote.status == 200
+    assert other

@@ -137,3 +137,30 @@ def test_event_id_formats() -> None:
     assert len(v4) == 44 and "+" not in v4 and "/" not in v4
     assert v3[1:].replace("+", "-").replace("/", "_") == v4[1:]
     assert compute_event_id(ROOM_VERSIONS["1"], {**event, "event_id": "$a:b"}) == "$a:b"
+
+
+async def test_join_authorisation_signature() -> None:
+    from homeserver.rules.signing import verify_join_authorisation
+    from tests.rules.builder import KEY, SERVER, Room
+
+    lookup = LocalKeyLookup({(SERVER, f"ed25519:{KEY.version}"): get_verify_key(KEY)})
+    room = Room("10").public()
+    signed_by_us = room.build(
+        "m.room.member",
+        "@carol:a.test",
+        {"membership": "join", "join_authorised_via_users_server": "@alice:a.test"},
+        state_key="@carol:a.test",
+    )
+    await verify_join_authorisation(signed_by_us, lookup)
+    elsewhere = room.build(
+        "m.room.member",
+        "@carol:a.test",
+        {"membership": "join", "join_authorised_via_users_server": "@zed:b.test"},
+        state_key="@carol:a.test",
+    )
+    try:
+        await verify_join_authorisation(elsewhere, lookup)
+    except SignatureError:
+        pass
+    else:
+        raise AssertionError("unsigned authorisation accepted")
