@@ -17,6 +17,7 @@ from client_api.routes import (
     registration,
     room_reads,
     rooms,
+    sync,
     to_device,
     versions,
 )
@@ -36,6 +37,7 @@ ROUTE_MODULES = (
     membership,
     room_reads,
     directory,
+    sync,
 )
 
 

@@ -41,6 +41,7 @@ from homeserver.services.room_creation import RoomCreationService
 from homeserver.services.room_events import RoomEventsService
 from homeserver.services.room_history import RoomHistoryService
 from homeserver.services.room_upgrade import RoomUpgradeService
+from homeserver.services.sync import SyncService
 from homeserver.services.to_device import ToDeviceService
 from homeserver.services.uia import UiaService
 from homeserver.signing_key import load_or_create_signing_key
@@ -156,8 +157,18 @@ async def build_services(
     history = RoomHistoryService(stores, loader, clock)
     profiles = ProfileService(stores, config.server_name)
     profiles.on_change(membership.update_profile_in_rooms)
+    account_data = AccountDataService(
+        stores, StreamWriter(Stream.ACCOUNT_DATA, token.account_data, notifier)
+    )
+    to_device = ToDeviceService(
+        stores,
+        clock,
+        StreamWriter(Stream.TO_DEVICE, token.to_device, notifier),
+        config.server_name,
+    )
     return Services(
         server_name=config.server_name,
+        sync=SyncService(stores, loader, history, account_data, to_device, notifier, clock),
         events=loader,
         event_creation=creation,
         aliases=aliases,
@@ -191,15 +202,8 @@ async def build_services(
         account=AccountService(stores, hasher, uia, devices, registration),
         profiles=profiles,
         filters=FilterService(stores),
-        account_data=AccountDataService(
-            stores, StreamWriter(Stream.ACCOUNT_DATA, token.account_data, notifier)
-        ),
-        to_device=ToDeviceService(
-            stores,
-            clock,
-            StreamWriter(Stream.TO_DEVICE, token.to_device, notifier),
-            config.server_name,
-        ),
+        account_data=account_data,
+        to_device=to_device,
         notifier=notifier,
         capabilities=CapabilitiesService(
             config.password.login_enabled,

@@ -26,6 +26,7 @@ from homeserver.services.room_creation import RoomCreationService
 from homeserver.services.room_events import RoomEventsService
 from homeserver.services.room_history import RoomHistoryService
 from homeserver.services.room_upgrade import RoomUpgradeService
+from homeserver.services.sync import SyncService
 from homeserver.services.to_device import ToDeviceService
 from homeserver.services.uia import UiaService
 from homeserver.streams.notifier import StreamNotifier
@@ -59,3 +60,4 @@ class Services:
     directory: DirectoryService
     public_rooms: PublicRoomsService
     room_upgrade: RoomUpgradeService
+    sync: SyncService

@@ -12,9 +12,11 @@ from homeserver.services.event_loader import EventLoader
 from homeserver.services.event_persistence import TxnKey
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
-from homeserver.types.event import CANONICAL_ALIAS, CREATE, MEMBER, POWER_LEVELS, REDACTION
+from homeserver.types.event import CREATE, MEMBER, POWER_LEVELS, REDACTION
 from homeserver.types.requester import Requester
 from storage.stores import Stores
+
+CANONICAL_ALIAS = "m.room.canonical_alias"
 
 
 class RoomEventsService:

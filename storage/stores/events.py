@@ -205,6 +205,50 @@ class EventStore:
         )
         return [_stored(row) for row in rows]
 
+    async def rooms_with_events_between(
+        self, room_ids: list[str], since: int, upto: int
+    ) -> list[str]:
+        rows = await self.db.fetch(
+            "rooms_with_new_events",
+            """SELECT DISTINCT room_id FROM events
+               WHERE room_id = ANY($1::text[]) AND stream_ordering > $2
+                 AND stream_ordering <= $3 AND NOT outlier""",
+            room_ids,
+            since,
+            upto,
+        )
+        return [row["room_id"] for row in rows]
+
+    async def room_stream_page(
+        self, room_id: str, since: int, upto: int, limit: int
+    ) -> list[StoredEvent]:
+        """The newest `limit` events of a room with stream position in (since, upto],
+        newest first."""
+        rows = await self.db.fetch(
+            "room_stream_page",
+            f"""SELECT {_STORED_COLUMNS} FROM events e
+                WHERE e.room_id = $1 AND e.stream_ordering > $2 AND e.stream_ordering <= $3
+                  AND NOT e.outlier AND e.rejected_reason IS NULL
+                ORDER BY e.stream_ordering DESC LIMIT $4""",
+            room_id,
+            since,
+            upto,
+            limit,
+        )
+        return [_stored(row) for row in rows]
+
+    async def state_group_at(self, room_id: str, stream_ordering: int) -> int | None:
+        """The state snapshot after the room's last event at or before a stream position."""
+        return await self.db.fetchval(
+            "state_group_at_stream",
+            """SELECT state_group FROM events
+               WHERE room_id = $1 AND stream_ordering <= $2 AND NOT outlier
+                 AND rejected_reason IS NULL
+               ORDER BY stream_ordering DESC LIMIT 1""",
+            room_id,
+            stream_ordering,
+        )
+
     async def position_at(self, room_id: str, stream_ordering: int) -> tuple[int, int] | None:
         """(depth, stream) of the room's last event at or before a stream position."""
         row = await self.db.fetchrow(

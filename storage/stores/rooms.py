@@ -184,3 +184,35 @@ class RoomStore:
             room_id,
             user_id,
         )
+
+    async def memberships_for_user(self, user_id: str) -> list[MembershipRecord]:
+        """Every room the user has a membership in, with the stream position it changed."""
+        rows = await self.db.fetch(
+            "memberships_for_user",
+            """SELECT room_id, user_id, membership, event_id, stream_ordering, display_name,
+                      avatar_url, forgotten
+               FROM room_memberships WHERE user_id = $1""",
+            user_id,
+        )
+        return [MembershipRecord(**dict(row)) for row in rows]
+
+    async def member_counts(self, room_id: str) -> dict[str, int]:
+        rows = await self.db.fetch(
+            "room_member_counts",
+            """SELECT membership, COUNT(*) AS n FROM room_memberships
+               WHERE room_id = $1 GROUP BY membership""",
+            room_id,
+        )
+        return {row["membership"]: int(row["n"]) for row in rows}
+
+    async def heroes(self, room_id: str, exclude: str, limit: int = 5) -> list[str]:
+        rows = await self.db.fetch(
+            "room_heroes",
+            """SELECT user_id FROM room_memberships
+               WHERE room_id = $1 AND user_id <> $2 AND membership IN ('join', 'invite')
+               ORDER BY stream_ordering LIMIT $3""",
+            room_id,
+            exclude,
+            limit,
+        )
+        return [row["user_id"] for row in rows]
