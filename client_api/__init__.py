@@ -10,6 +10,7 @@ from client_api.routes import (
     capabilities,
     devices,
     directory,
+    ephemeral,
     filters,
     login,
     membership,
@@ -38,6 +39,7 @@ ROUTE_MODULES = (
     room_reads,
     directory,
     sync,
+    ephemeral,
 )
 
 

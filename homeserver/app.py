@@ -36,6 +36,7 @@ from homeserver.services.passwords import PasswordHasher
 from homeserver.services.profiles import ProfileService
 from homeserver.services.public_rooms import PublicRoomsService
 from homeserver.services.ratelimit import Bucket, RateLimiter
+from homeserver.services.receipts import ReceiptService
 from homeserver.services.registration import RegistrationPolicy, RegistrationService
 from homeserver.services.room_creation import RoomCreationService
 from homeserver.services.room_events import RoomEventsService
@@ -43,6 +44,7 @@ from homeserver.services.room_history import RoomHistoryService
 from homeserver.services.room_upgrade import RoomUpgradeService
 from homeserver.services.sync import SyncService
 from homeserver.services.to_device import ToDeviceService
+from homeserver.services.typing import TypingService
 from homeserver.services.uia import UiaService
 from homeserver.signing_key import load_or_create_signing_key
 from homeserver.streams.notifier import LocalNotifier
@@ -91,6 +93,7 @@ async def current_stream_token(stores: Stores) -> StreamToken:
         events=await stores.events.max_stream_ordering(),
         account_data=await stores.account_data.max_position(),
         to_device=await stores.to_device.max_position(),
+        receipts=await stores.receipts.max_position(),
     )
 
 
@@ -166,9 +169,21 @@ async def build_services(
         StreamWriter(Stream.TO_DEVICE, token.to_device, notifier),
         config.server_name,
     )
+    receipts = ReceiptService(
+        stores,
+        loader,
+        clock,
+        StreamWriter(Stream.RECEIPTS, token.receipts, notifier),
+        account_data,
+    )
+    typing = TypingService(stores, clock, StreamWriter(Stream.TYPING, 0, notifier))
     return Services(
         server_name=config.server_name,
-        sync=SyncService(stores, loader, history, account_data, to_device, notifier, clock),
+        sync=SyncService(
+            stores, loader, history, account_data, to_device, receipts, typing, notifier, clock
+        ),
+        receipts=receipts,
+        typing=typing,
         events=loader,
         event_creation=creation,
         aliases=aliases,

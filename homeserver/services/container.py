@@ -21,6 +21,7 @@ from homeserver.services.membership import MembershipService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.public_rooms import PublicRoomsService
 from homeserver.services.ratelimit import RateLimiter
+from homeserver.services.receipts import ReceiptService
 from homeserver.services.registration import RegistrationService
 from homeserver.services.room_creation import RoomCreationService
 from homeserver.services.room_events import RoomEventsService
@@ -28,6 +29,7 @@ from homeserver.services.room_history import RoomHistoryService
 from homeserver.services.room_upgrade import RoomUpgradeService
 from homeserver.services.sync import SyncService
 from homeserver.services.to_device import ToDeviceService
+from homeserver.services.typing import TypingService
 from homeserver.services.uia import UiaService
 from homeserver.streams.notifier import StreamNotifier
 
@@ -61,3 +63,5 @@ class Services:
     public_rooms: PublicRoomsService
     room_upgrade: RoomUpgradeService
     sync: SyncService
+    receipts: ReceiptService
+    typing: TypingService

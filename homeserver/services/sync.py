@@ -15,8 +15,10 @@ from homeserver.rules.event_filter import EventFilter, Filter, only_fields
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.clock import Clock
 from homeserver.services.event_loader import EventLoader, LoadedEvent
+from homeserver.services.receipts import ReceiptService
 from homeserver.services.room_history import RoomHistoryService, topological_token
 from homeserver.services.to_device import ToDeviceService
+from homeserver.services.typing import TypingService
 from homeserver.streams.notifier import StreamNotifier
 from homeserver.types.event import MEMBER, StateKey
 from homeserver.types.requester import Requester
@@ -54,9 +56,13 @@ class SyncService:
         history: RoomHistoryService,
         account_data: AccountDataService,
         to_device: ToDeviceService,
+        receipts: ReceiptService,
+        typing: TypingService,
         notifier: StreamNotifier,
         clock: Clock,
     ) -> None:
+        self.receipts = receipts
+        self.typing = typing
         self.stores = stores
         self.loader = loader
         self.history = history
@@ -111,6 +117,16 @@ class SyncService:
                 room_data.setdefault(row.room_id, []).append(
                     {"type": row.type, "content": row.content}
                 )
+        joined_ids = [m.room_id for m in memberships if m.membership == "join"]
+        ephemeral: dict[str, list[dict[str, Any]]] = {}
+        receipts = await self.receipts.for_sync(
+            user_id, joined_ids, since.receipts if since else 0, upto.receipts
+        )
+        typing = self.typing.for_sync(joined_ids, since.typing if since else None)
+        for source in (typing, receipts):
+            for room_id, event in source.items():
+                if room_filter.ephemeral.allows(event["type"], user_id, room_id):
+                    ephemeral.setdefault(room_id, []).append(event)
         for membership in memberships:
             room_id = membership.room_id
             if not room_filter.allows_room(room_id) or membership.forgotten:
@@ -118,7 +134,9 @@ class SyncService:
             changed_since = since is None or membership.stream_ordering > since.events
             if membership.membership == "join":
                 incremental = since is not None and not request.full_state
-                if incremental and room_id not in changed_rooms and room_id not in room_data:
+                if incremental and not (
+                    room_id in changed_rooms or room_id in room_data or room_id in ephemeral
+                ):
                     continue
                 rooms["join"][room_id] = await self._joined_room(
                     request,
@@ -126,6 +144,7 @@ class SyncService:
                     None if not incremental else since,
                     upto,
                     room_data.get(room_id, []),
+                    ephemeral.get(room_id, []),
                 )
             elif membership.membership == "invite" and changed_since:
                 rooms["invite"][room_id] = await self._invited_room(room_id, membership)
@@ -220,6 +239,7 @@ class SyncService:
         since: StreamToken | None,
         upto: StreamToken,
         account_data: list[dict[str, Any]],
+        ephemeral: list[dict[str, Any]],
     ) -> dict[str, Any]:
         room_filter = request.filter.room
         since_events = since.events if since else 0
@@ -258,7 +278,7 @@ class SyncService:
             },
             "state": {"events": await self._serialize(request, state)},
             "account_data": {"events": account_data},
-            "ephemeral": {"events": []},
+            "ephemeral": {"events": ephemeral},
             "summary": {
                 "m.heroes": await self.stores.rooms.heroes(room_id, request.requester.user_id),
                 "m.joined_member_count": counts.get("join", 0),

@@ -11,6 +11,7 @@ from storage.stores.devices import DeviceStore
 from storage.stores.events import EventStore
 from storage.stores.filters import FilterStore
 from storage.stores.profiles import ProfileStore
+from storage.stores.receipts import ReceiptStore
 from storage.stores.reports import ReportStore
 from storage.stores.rooms import RoomStore
 from storage.stores.state import StateStore
@@ -33,6 +34,7 @@ class Stores:
     to_device: ToDeviceStore
     aliases: AliasStore
     reports: ReportStore
+    receipts: ReceiptStore
     events: EventStore
     state: StateStore
     rooms: RoomStore
@@ -51,6 +53,7 @@ class Stores:
             to_device=ToDeviceStore(db),
             aliases=AliasStore(db),
             reports=ReportStore(db),
+            receipts=ReceiptStore(db),
             events=EventStore(db),
             state=StateStore(db),
             rooms=RoomStore(db),

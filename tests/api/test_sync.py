@@ -176,3 +176,70 @@ async def test_sync_filters_and_bad_params(client: Client) -> None:
         assert response.status == 400, params
     missing = await alice.call("GET", "/sync", params={"filter": "999"})
     assert missing.status == 404
+
+
+async def test_typing_in_sync(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.join(room_id)
+    token = (await sync(bob))["next_batch"]
+    typing = await alice.call(
+        "PUT", f"/rooms/{room_id}/typing/{alice.user_id}", {"typing": True, "timeout": 300}
+    )
+    assert typing.status == 200
+    got = await sync(bob, since=token)
+    events = got["rooms"]["join"][room_id]["ephemeral"]["events"]
+    assert events == [{"type": "m.typing", "content": {"user_ids": [alice.user_id]}}]
+    # The timeout ends the typing and wakes the long-poll.
+    expired = await sync(bob, since=got["next_batch"], timeout=5000)
+    events = expired["rooms"]["join"][room_id]["ephemeral"]["events"]
+    assert events == [{"type": "m.typing", "content": {"user_ids": []}}]
+    other = await alice.call("PUT", f"/rooms/{room_id}/typing/{bob.user_id}", {"typing": True})
+    assert other.status == 403
+
+
+async def test_receipts_public_and_private(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.join(room_id)
+    event_id = (await alice.send(room_id, "read me")).body["event_id"]
+    alice_token = (await sync(alice))["next_batch"]
+    bob_token = (await sync(bob))["next_batch"]
+    public = await bob.call("POST", f"/rooms/{room_id}/receipt/m.read/{event_id}", {})
+    assert public.status == 200
+    private = await bob.call(
+        "POST", f"/rooms/{room_id}/receipt/m.read.private/{event_id}", {"thread_id": "main"}
+    )
+    assert private.status == 200
+    seen_by_alice = await sync(alice, since=alice_token)
+    receipt = seen_by_alice["rooms"]["join"][room_id]["ephemeral"]["events"][0]
+    assert receipt["type"] == "m.receipt"
+    assert set(receipt["content"][event_id]) == {"m.read"}
+    assert bob.user_id in receipt["content"][event_id]["m.read"]
+    seen_by_bob = await sync(bob, since=bob_token)
+    own = seen_by_bob["rooms"]["join"][room_id]["ephemeral"]["events"][0]["content"][event_id]
+    assert set(own) == {"m.read", "m.read.private"}
+    assert own["m.read.private"][bob.user_id]["thread_id"] == "main"
+    unknown = await bob.call("POST", f"/rooms/{room_id}/receipt/m.read/$nope", {})
+    assert unknown.status == 404
+    bad_type = await bob.call("POST", f"/rooms/{room_id}/receipt/m.bogus/{event_id}", {})
+    assert bad_type.status == 400
+
+
+async def test_read_markers(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room()
+    event_id = (await alice.send(room_id, "x")).body["event_id"]
+    token = (await sync(alice))["next_batch"]
+    marked = await alice.call(
+        "POST", f"/rooms/{room_id}/read_markers", {"m.fully_read": event_id, "m.read": event_id}
+    )
+    assert marked.status == 200
+    got = await sync(alice, since=token)
+    room = got["rooms"]["join"][room_id]
+    assert {"type": "m.fully_read", "content": {"event_id": event_id}} in room["account_data"][
+        "events"
+    ]
+    assert room["ephemeral"]["events"][0]["type"] == "m.receipt"
