@@ -19,6 +19,7 @@ from client_api.routes import (
     room_reads,
     rooms,
     sync,
+    sync_websocket,
     to_device,
     versions,
 )
@@ -39,6 +40,7 @@ ROUTE_MODULES = (
     room_reads,
     directory,
     sync,
+    sync_websocket,
     ephemeral,
 )
 

@@ -17,8 +17,8 @@ routes = RouteTable()
 _PRESENCE_STATES = ("online", "offline", "unavailable")
 
 
-@routes.client("GET", "/sync", auth=Auth.REQUIRED, allow_guests=True)
-async def sync(ctx: RequestContext) -> dict[str, Any]:
+async def parse_sync_request(ctx: RequestContext) -> SyncRequest:
+    """The query parameters of /sync (shared with the WebSocket endpoint)."""
     since_raw = query_str(ctx.query, "since")
     since = None
     if since_raw is not None:
@@ -38,12 +38,15 @@ async def sync(ctx: RequestContext) -> dict[str, Any]:
         sync_filter = await ctx.services.filters.load(ctx.user, raw_filter)
     timeout_ms = query_int(ctx.query, "timeout", 0, minimum=0)
     assert timeout_ms is not None
-    return await ctx.services.sync.sync(
-        SyncRequest(
-            requester=ctx.user,
-            since=since,
-            timeout_ms=timeout_ms,
-            full_state=query_bool(ctx.query, "full_state", False),
-            filter=sync_filter,
-        )
+    return SyncRequest(
+        requester=ctx.user,
+        since=since,
+        timeout_ms=timeout_ms,
+        full_state=query_bool(ctx.query, "full_state", False),
+        filter=sync_filter,
     )
+
+
+@routes.client("GET", "/sync", auth=Auth.REQUIRED, allow_guests=True)
+async def sync(ctx: RequestContext) -> dict[str, Any]:
+    return await ctx.services.sync.sync(await parse_sync_request(ctx))
