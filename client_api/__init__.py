@@ -14,6 +14,7 @@ from client_api.routes import (
     filters,
     login,
     membership,
+    presence,
     profile,
     registration,
     room_reads,
@@ -42,6 +43,7 @@ ROUTE_MODULES = (
     sync,
     sync_websocket,
     ephemeral,
+    presence,
 )
 
 

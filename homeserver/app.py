@@ -33,6 +33,7 @@ from homeserver.services.filters import FilterService
 from homeserver.services.login import LoginService
 from homeserver.services.membership import MembershipService
 from homeserver.services.passwords import PasswordHasher
+from homeserver.services.presence import PresenceService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.public_rooms import PublicRoomsService
 from homeserver.services.ratelimit import Bucket, RateLimiter
@@ -94,6 +95,7 @@ async def current_stream_token(stores: Stores) -> StreamToken:
         account_data=await stores.account_data.max_position(),
         to_device=await stores.to_device.max_position(),
         receipts=await stores.receipts.max_position(),
+        presence=await stores.presence.max_position(),
     )
 
 
@@ -177,11 +179,28 @@ async def build_services(
         account_data,
     )
     typing = TypingService(stores, clock, StreamWriter(Stream.TYPING, 0, notifier))
+    presence = PresenceService(
+        stores,
+        clock,
+        StreamWriter(Stream.PRESENCE, token.presence, notifier),
+        config.server_name,
+        config.presence.enabled,
+    )
     return Services(
         server_name=config.server_name,
         sync=SyncService(
-            stores, loader, history, account_data, to_device, receipts, typing, notifier, clock
+            stores,
+            loader,
+            history,
+            account_data,
+            to_device,
+            receipts,
+            typing,
+            presence,
+            notifier,
+            clock,
         ),
+        presence=presence,
         receipts=receipts,
         typing=typing,
         events=loader,
@@ -295,6 +314,7 @@ class Homeserver:
                 await embedded.stop()
             raise
         services.devices.start()
+        services.presence.start()
         housekeeping = asyncio.create_task(self._housekeeping(services), name="housekeeping")
         self._running = _Running(database, embedded, services, runner, housekeeping)
         log.info(
@@ -322,6 +342,7 @@ class Homeserver:
         with contextlib.suppress(asyncio.CancelledError):
             await running.housekeeping
         await running.services.devices.stop()
+        await running.services.presence.stop()
         await running.database.close()
         if running.embedded is not None:
             await running.embedded.stop()

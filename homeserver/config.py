@@ -121,6 +121,10 @@ class RoomsConfig(Section):
         return value
 
 
+class PresenceConfig(Section):
+    enabled: bool = Field(True, description="Track and share presence at all.")
+
+
 class LoggingConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = Field("json", description="json for production.")
@@ -152,6 +156,7 @@ class HomeserverConfig(Section):
     auth: AuthConfig = AuthConfig()
     rate_limiting: RateLimitingConfig = RateLimitingConfig()
     rooms: RoomsConfig = RoomsConfig()
+    presence: PresenceConfig = PresenceConfig()
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
     well_known: WellKnownConfig = WellKnownConfig()

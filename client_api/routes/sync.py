@@ -44,6 +44,7 @@ async def parse_sync_request(ctx: RequestContext) -> SyncRequest:
         timeout_ms=timeout_ms,
         full_state=query_bool(ctx.query, "full_state", False),
         filter=sync_filter,
+        set_presence=set_presence,
     )
 
 

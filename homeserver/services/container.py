@@ -18,6 +18,7 @@ from homeserver.services.event_loader import EventLoader
 from homeserver.services.filters import FilterService
 from homeserver.services.login import LoginService
 from homeserver.services.membership import MembershipService
+from homeserver.services.presence import PresenceService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.public_rooms import PublicRoomsService
 from homeserver.services.ratelimit import RateLimiter
@@ -65,3 +66,4 @@ class Services:
     sync: SyncService
     receipts: ReceiptService
     typing: TypingService
+    presence: PresenceService

@@ -15,6 +15,7 @@ from homeserver.rules.event_filter import EventFilter, Filter, only_fields
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.clock import Clock
 from homeserver.services.event_loader import EventLoader, LoadedEvent
+from homeserver.services.presence import PresenceService
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.room_history import RoomHistoryService, topological_token
 from homeserver.services.to_device import ToDeviceService
@@ -46,6 +47,7 @@ class SyncRequest:
     timeout_ms: int
     full_state: bool
     filter: Filter
+    set_presence: str | None = None
 
 
 class SyncService:
@@ -58,9 +60,11 @@ class SyncService:
         to_device: ToDeviceService,
         receipts: ReceiptService,
         typing: TypingService,
+        presence: PresenceService,
         notifier: StreamNotifier,
         clock: Clock,
     ) -> None:
+        self.presence = presence
         self.receipts = receipts
         self.typing = typing
         self.stores = stores
@@ -78,6 +82,7 @@ class SyncService:
             await self.to_device.acknowledge(
                 user_id, request.requester.device_id, request.since.to_device
             )
+        await self.presence.note_activity(user_id, request.set_presence)
         deadline = self.clock.monotonic() + min(request.timeout_ms / 1000, MAX_TIMEOUT_S)
         while True:
             memberships = await self.stores.rooms.memberships_for_user(user_id)
@@ -162,6 +167,13 @@ class SyncService:
             for row in data_rows
             if row.room_id == GLOBAL and request.filter.account_data.allows(row.type, user_id)
         ]
+        presence = [
+            event
+            for event in await self.presence.for_sync(
+                user_id, since.presence if since else 0, upto.presence
+            )
+            if request.filter.presence.allows(event["type"], event["sender"])
+        ]
         to_device, reached = await self.to_device.inbox(
             user_id, request.requester.device_id, since.to_device if since else 0, upto.to_device
         )
@@ -171,13 +183,13 @@ class SyncService:
             "next_batch": next_token.serialize(),
             "rooms": rooms,
             "account_data": {"events": account_data},
-            "presence": {"events": []},
+            "presence": {"events": presence},
             "to_device": {"events": to_device},
             "device_lists": {"changed": [], "left": []},
             "device_one_time_keys_count": {},
             "device_unused_fallback_key_types": [],
         }
-        has_content = bool(account_data or to_device or any(rooms.values()))
+        has_content = bool(account_data or to_device or presence or any(rooms.values()))
         return response, has_content
 
     def _format(self, request: SyncRequest, events: list[dict[str, Any]]) -> list[dict[str, Any]]:

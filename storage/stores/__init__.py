@@ -10,6 +10,7 @@ from storage.stores.aliases import AliasStore
 from storage.stores.devices import DeviceStore
 from storage.stores.events import EventStore
 from storage.stores.filters import FilterStore
+from storage.stores.presence import PresenceStore
 from storage.stores.profiles import ProfileStore
 from storage.stores.receipts import ReceiptStore
 from storage.stores.reports import ReportStore
@@ -35,6 +36,7 @@ class Stores:
     aliases: AliasStore
     reports: ReportStore
     receipts: ReceiptStore
+    presence: PresenceStore
     events: EventStore
     state: StateStore
     rooms: RoomStore
@@ -54,6 +56,7 @@ class Stores:
             aliases=AliasStore(db),
             reports=ReportStore(db),
             receipts=ReceiptStore(db),
+            presence=PresenceStore(db),
             events=EventStore(db),
             state=StateStore(db),
             rooms=RoomStore(db),

@@ -1,0 +1,182 @@
+"""Presence: set by users, kept up to date from their activity, shared with those who share
+a room with them, unless they switch sharing off.
+
+The switch is the global account data `org.homeserver.presence` with
+`{"share_presence": false}` (spec/presence-privacy.md): others then see them offline with no
+last-active time or status message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+
+from homeserver.services.clock import Clock
+from homeserver.streams.writer import StreamWriter
+from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
+from homeserver.types.ids import UserID
+from homeserver.types.requester import Requester
+from storage.stores import Stores
+from storage.stores.account_data import GLOBAL
+from storage.stores.presence import PresenceRow
+
+log = structlog.get_logger(__name__)
+
+ONLINE = "online"
+UNAVAILABLE = "unavailable"
+OFFLINE = "offline"
+STATES = (ONLINE, UNAVAILABLE, OFFLINE)
+PRIVACY_TYPE = "org.homeserver.presence"
+IDLE_AFTER_MS = 5 * 60_000
+# No sync or other activity for this long: the user's clients are gone.
+OFFLINE_AFTER_MS = 60_000
+CURRENTLY_ACTIVE_MS = 60_000
+_SWEEP_EVERY_S = 5.0
+
+
+class PresenceService:
+    def __init__(
+        self, stores: Stores, clock: Clock, writer: StreamWriter, server_name: str, enabled: bool
+    ) -> None:
+        self.stores = stores
+        self.clock = clock
+        self.writer = writer
+        self.server_name = server_name
+        self.enabled = enabled
+        self._last_seen: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def _write(self, row: PresenceRow) -> None:
+        position = await self.stores.presence.next_position()
+        self.writer.begin(position)
+        try:
+            await self.stores.presence.put(row, position)
+        except BaseException:
+            self.writer.abandoned(position)
+            raise
+        sharing = await self.stores.presence.users_sharing_rooms(row.user_id)
+        self.writer.committed(position, users={row.user_id, *sharing})
+
+    async def set_status(
+        self, requester: Requester, user_id: str, state: str, status_msg: str | None
+    ) -> None:
+        if requester.user_id != user_id:
+            raise Forbidden("You may only set your own presence")
+        if state not in STATES:
+            raise BadRequest("presence must be online, unavailable or offline", Codes.INVALID_PARAM)
+        if not self.enabled:
+            return
+        now = self.clock.time_ms()
+        self._last_seen[user_id] = now
+        await self._write(
+            PresenceRow(user_id, state, status_msg, now, currently_active=state == ONLINE)
+        )
+
+    async def note_activity(self, user_id: str, set_presence: str | None) -> None:
+        """A sync (or other activity): online unless the client asked otherwise."""
+        if not self.enabled:
+            return
+        now = self.clock.time_ms()
+        self._last_seen[user_id] = now
+        wanted = set_presence or ONLINE
+        current = await self.stores.presence.get(user_id)
+        if (
+            current is not None
+            and current.state == wanted
+            and (wanted != ONLINE or now - current.last_active_ts < CURRENTLY_ACTIVE_MS // 2)
+        ):
+            return
+        status = current.status_msg if current else None
+        await self._write(PresenceRow(user_id, wanted, status, now, wanted == ONLINE))
+
+    async def _is_hidden(self, user_id: str) -> bool:
+        setting = await self.stores.account_data.get(user_id, GLOBAL, PRIVACY_TYPE)
+        return isinstance(setting, dict) and setting.get("share_presence") is False
+
+    def _as_content(self, row: PresenceRow, hidden: bool) -> dict[str, Any]:
+        if hidden:
+            return {"presence": OFFLINE}
+        content: dict[str, Any] = {
+            "presence": row.state,
+            "last_active_ago": max(0, self.clock.time_ms() - row.last_active_ts),
+            "currently_active": row.currently_active,
+        }
+        if row.status_msg is not None:
+            content["status_msg"] = row.status_msg
+        return content
+
+    async def get_status(self, requester: Requester, user_id: str) -> dict[str, Any]:
+        try:
+            parsed = UserID.parse(user_id)
+        except ValueError:
+            raise BadRequest("Invalid user ID", Codes.INVALID_PARAM) from None
+        if parsed.domain == self.server_name and not await self.stores.users.exists(user_id):
+            raise NotFound("Unknown user")
+        if requester.user_id != user_id:
+            sharing = await self.stores.presence.users_sharing_rooms(requester.user_id)
+            if user_id not in sharing:
+                raise Forbidden("You are not allowed to see their presence")
+        row = await self.stores.presence.get(user_id)
+        if row is None or not self.enabled:
+            return {"presence": OFFLINE}
+        hidden = requester.user_id != user_id and await self._is_hidden(user_id)
+        return self._as_content(row, hidden)
+
+    async def for_sync(self, user_id: str, since: int, upto: int) -> list[dict[str, Any]]:
+        if not self.enabled:
+            return []
+        sharing = await self.stores.presence.users_sharing_rooms(user_id)
+        rows = await self.stores.presence.changed(sharing or [user_id], since, upto)
+        events = []
+        for row in rows:
+            hidden = row.user_id != user_id and await self._is_hidden(row.user_id)
+            events.append(
+                {
+                    "type": "m.presence",
+                    "sender": row.user_id,
+                    "content": self._as_content(row, hidden),
+                }
+            )
+        return events
+
+    async def _sweep(self) -> None:
+        """Online users without activity go idle, then offline."""
+        now = self.clock.time_ms()
+        for user_id, seen in list(self._last_seen.items()):
+            current = await self.stores.presence.get(user_id)
+            if current is None or current.state == OFFLINE:
+                self._last_seen.pop(user_id, None)
+                continue
+            if now - seen > OFFLINE_AFTER_MS:
+                self._last_seen.pop(user_id, None)
+                await self._write(
+                    PresenceRow(user_id, OFFLINE, current.status_msg, current.last_active_ts, False)
+                )
+            elif current.state == ONLINE and now - current.last_active_ts > IDLE_AFTER_MS:
+                await self._write(
+                    PresenceRow(
+                        user_id, UNAVAILABLE, current.status_msg, current.last_active_ts, False
+                    )
+                )
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(_SWEEP_EVERY_S)
+            try:
+                await self._sweep()
+            except Exception:
+                log.exception("presence sweep failed")
+
+    def start(self) -> None:
+        if self.enabled:
+            self._task = asyncio.create_task(self._loop(), name="presence-sweep")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
