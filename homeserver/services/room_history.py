@@ -87,10 +87,16 @@ class RoomHistoryService:
         room_id = loaded[0].event.room_id
         current = await self.stores.rooms.membership(room_id, user_id) if user_id else None
         joined_now = current is not None and current.membership == "join"
+        # Everything since the user's current join was sent while they were joined (rule 2):
+        # the common case of a member reading recent history needs no state lookups.
+        joined_since = current.stream_ordering if joined_now and current else None
+        undecided = [
+            item for item in loaded if joined_since is None or item.stream_ordering < joined_since
+        ]
         cache: dict[int, tuple[str, str | None]] = {}
-        prev_groups = await self._prev_groups(loaded)
-        result = []
-        for item in loaded:
+        prev_groups = await self._prev_groups(undecided)
+        allowed: set[str] = set()
+        for item in undecided:
             event = item.event
             after = await self._facts_at(item.state_group, user_id or "", cache)
             before = after
@@ -106,11 +112,18 @@ class RoomHistoryService:
                 joined_later=joined_now,
             )
             if is_visible(facts):
-                result.append(item)
-        return result
+                allowed.add(event.event_id)
+        return [
+            item
+            for item in loaded
+            if (joined_since is not None and item.stream_ordering >= joined_since)
+            or item.event.event_id in allowed
+        ]
 
     async def _prev_groups(self, loaded: Sequence[LoadedEvent]) -> dict[str, int | None]:
         """State before each state event: the snapshot of its (first) prev event."""
+        if not loaded:
+            return {}
         wanted = {
             item.event.event_id: item.event.prev_event_ids[0]
             for item in loaded
