@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 
 import structlog
@@ -33,6 +31,7 @@ from homeserver.services.filters import FilterService
 from homeserver.services.login import LoginService
 from homeserver.services.membership import MembershipService
 from homeserver.services.passwords import PasswordHasher
+from homeserver.services.periodic import PeriodicTask
 from homeserver.services.presence import PresenceService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.public_rooms import PublicRoomsService
@@ -264,7 +263,7 @@ class _Running:
     embedded: EmbeddedPostgres | None
     services: Services
     runner: web.AppRunner
-    housekeeping: asyncio.Task[None]
+    housekeeping: PeriodicTask
 
 
 class Homeserver:
@@ -315,21 +314,16 @@ class Homeserver:
             raise
         services.devices.start()
         services.presence.start()
-        housekeeping = asyncio.create_task(self._housekeeping(services), name="housekeeping")
+        housekeeping = PeriodicTask(
+            "housekeeping", _HOUSEKEEPING_INTERVAL_S, services.uia.expire_old_sessions
+        )
+        housekeeping.start()
         self._running = _Running(database, embedded, services, runner, housekeeping)
         log.info(
             "homeserver started",
             server_name=self.config.server_name,
             address=f"http://{self.config.http.bind_address}:{self.port}",
         )
-
-    async def _housekeeping(self, services: Services) -> None:
-        while True:
-            try:
-                await services.uia.expire_old_sessions()
-            except Exception:
-                log.exception("housekeeping failed")
-            await asyncio.sleep(_HOUSEKEEPING_INTERVAL_S)
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (bounded), then release resources."""
@@ -338,9 +332,7 @@ class Homeserver:
             return
         log.info("homeserver stopping")
         await running.runner.cleanup()
-        running.housekeeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running.housekeeping
+        await running.housekeeping.stop()
         await running.services.devices.stop()
         await running.services.presence.stop()
         await running.database.close()

@@ -58,13 +58,11 @@ class AccountDataService:
     ) -> int:
         """Store and announce; also used by other services for server-managed types."""
         position = await self.stores.account_data.next_position()
-        self.writer.begin(position)
-        try:
-            await self.stores.account_data.put(user_id, room_id, data_type, content, position)
-        except BaseException:
-            self.writer.abandoned(position)
-            raise
-        self.writer.committed(position, users=[user_id])
+        await self.writer.write(
+            position,
+            lambda: self.stores.account_data.put(user_id, room_id, data_type, content, position),
+            users=[user_id],
+        )
         return position
 
     async def get(

@@ -6,8 +6,6 @@ and written in batches; reads overlay the buffer so they are never stale.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
 import string
 from collections.abc import Iterable
@@ -17,6 +15,7 @@ import structlog
 
 from homeserver.services.auth import AuthService
 from homeserver.services.clock import Clock
+from homeserver.services.periodic import PeriodicTask
 from homeserver.types.errors import NotFound
 from storage.database import Connection, after_commit
 from storage.stores import Stores
@@ -59,7 +58,7 @@ class DeviceService:
         self.flush_interval_s = flush_interval_s
         self._pending: dict[tuple[str, str], LastSeen] = {}
         self._written: dict[tuple[str, str], LastSeen] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._flusher = PeriodicTask("last-seen-flush", flush_interval_s, self.flush_last_seen)
 
     async def create(
         self,
@@ -146,21 +145,9 @@ class DeviceService:
         if len(self._written) > 100_000:
             self._written.clear()
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval_s)
-            try:
-                await self.flush_last_seen()
-            except Exception:
-                log.exception("writing last-seen data failed")
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._flush_loop(), name="last-seen-flush")
+        self._flusher.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._flusher.stop()
         await self.flush_last_seen()

@@ -8,13 +8,12 @@ last-active time or status message.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 import structlog
 
 from homeserver.services.clock import Clock
+from homeserver.services.periodic import PeriodicTask
 from homeserver.streams.writer import StreamWriter
 from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
 from homeserver.types.ids import UserID
@@ -47,18 +46,16 @@ class PresenceService:
         self.server_name = server_name
         self.enabled = enabled
         self._last_seen: dict[str, int] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._sweeper = PeriodicTask("presence-sweep", _SWEEP_EVERY_S, self._sweep)
 
     async def _write(self, row: PresenceRow) -> None:
-        position = await self.stores.presence.next_position()
-        self.writer.begin(position)
-        try:
-            await self.stores.presence.put(row, position)
-        except BaseException:
-            self.writer.abandoned(position)
-            raise
         sharing = await self.stores.presence.users_sharing_rooms(row.user_id)
-        self.writer.committed(position, users={row.user_id, *sharing})
+        position = await self.stores.presence.next_position()
+        await self.writer.write(
+            position,
+            lambda: self.stores.presence.put(row, position),
+            users={row.user_id, *sharing},
+        )
 
     async def set_status(
         self, requester: Requester, user_id: str, state: str, status_msg: str | None
@@ -162,21 +159,9 @@ class PresenceService:
                     )
                 )
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(_SWEEP_EVERY_S)
-            try:
-                await self._sweep()
-            except Exception:
-                log.exception("presence sweep failed")
-
     def start(self) -> None:
         if self.enabled:
-            self._task = asyncio.create_task(self._loop(), name="presence-sweep")
+            self._sweeper.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._sweeper.stop()

@@ -68,17 +68,14 @@ class ReceiptService:
             self.clock.time_ms(),
         )
         position = await self.stores.receipts.next_position()
-        self.writer.begin(position)
-        try:
-            await self.stores.receipts.put(row, position)
-        except BaseException:
-            self.writer.abandoned(position)
-            raise
         # Private receipts wake only their owner; public ones the whole room.
-        if receipt_type == READ_PRIVATE:
-            self.writer.committed(position, users=[requester.user_id])
-        else:
-            self.writer.committed(position, rooms=[room_id])
+        private = receipt_type == READ_PRIVATE
+        await self.writer.write(
+            position,
+            lambda: self.stores.receipts.put(row, position),
+            rooms=[] if private else [room_id],
+            users=[requester.user_id] if private else [],
+        )
 
     async def read_markers(
         self, requester: Requester, room_id: str, markers: dict[str, Any]

@@ -7,7 +7,7 @@ flight) is held back with its rooms and users, and announced once the position i
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from homeserver.streams.notifier import StreamNotifier
@@ -41,6 +41,23 @@ class StreamWriter:
     ) -> None:
         heapq.heappush(self._pending, _Pending(position, frozenset(rooms), frozenset(users)))
         self._publish(position)
+
+    async def write(
+        self,
+        position: int,
+        action: Callable[[], Awaitable[object]],
+        *,
+        rooms: Iterable[str] = (),
+        users: Iterable[str] = (),
+    ) -> None:
+        """Run `action` (which stores the change at `position`) and publish or abandon it."""
+        self.begin(position)
+        try:
+            await action()
+        except BaseException:
+            self.abandoned(position)
+            raise
+        self.committed(position, rooms=rooms, users=users)
 
     def abandoned(self, position: int) -> None:
         self._publish(position)

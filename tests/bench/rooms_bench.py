@@ -10,40 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
-
-import aiohttp
-import asyncpg
 
 from homeserver.app import Homeserver
-from homeserver.logging_setup import configure_logging
 from homeserver.rules.events import build_local_event
-from tests.api.harness import Client, make_config
 from tests.api.rooms_helpers import User
-
-ADMIN_DSN = os.environ.get(
-    "HOMESERVER_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def summary(name: str, samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    return (
-        f"{name:<38} n={len(ordered):<6} p50={p(0.50):7.2f} ms  p95={p(0.95):7.2f} ms  "
-        f"p99={p(0.99):7.2f} ms  mean={statistics.fmean(ordered) * 1000:7.2f} ms"
-    )
-
-
-async def timed(samples: list[float], coro: Any) -> Any:
-    started = time.perf_counter()
-    result = await coro
-    samples.append(time.perf_counter() - started)
-    return result
+from tests.bench.common import scratch_server, summary, timed
 
 
 async def send_latency(users: list[User], room_id: str, sends: int) -> list[float]:
@@ -132,54 +104,35 @@ async def fill_history(server: Homeserver, user: User, room_id: str, count: int)
 
 
 async def main(args: argparse.Namespace) -> None:
-    configure_logging("warning", "console")
-    name = f"hs_bench_{os.getpid()}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-    server = Homeserver(
-        make_config(dsn, Path(tempfile.mkdtemp()), database={"url": dsn, "pool_max_size": 20})
-    )
-    await server.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = Client(session, f"http://127.0.0.1:{server.port}")
-            users = [await User.register(client, f"u{n}") for n in range(args.members)]
-            owner = users[0]
-            small = await owner.create_room(preset="public_chat")
-            await users[1].join(small)
-            big = await owner.create_room(preset="public_chat")
-            joins = [u.join(big) for u in users[1:]]
-            for chunk in range(0, len(joins), 50):
-                await asyncio.gather(*joins[chunk : chunk + 50])
-            print(f"machine load average: {os.getloadavg()}")
-            print(summary("send, 2-member room", await send_latency(users[:2], small, args.sends)))
-            print(
-                summary(
-                    f"send, {args.members}-member room",
-                    await send_latency(users[:2], big, args.sends),
-                )
-            )
-            creates: list[float] = []
-            for _ in range(args.creates):
-                await timed(creates, owner.create_room(preset="private_chat", name="bench"))
-            print(summary("createRoom (private_chat preset)", creates))
-            started = time.perf_counter()
-            await fill_history(server, owner, small, args.history)
-            print(f"wrote {args.history} history events in {time.perf_counter() - started:.1f} s")
-            middle = await owner.messages(small, limit="1")
-            token = middle.body["end"]
-            depth, stream = (int(x) for x in token[1:].split("-"))
-            deep = f"t{depth - args.history // 2}-{stream - args.history // 2}"
-            pages: list[float] = []
-            for _ in range(args.pages):
-                response = await timed(pages, owner.messages(small, limit="50", **{"from": deep}))
-                assert len(response.body["chunk"]) == 50
-            print(summary(f"/messages limit 50, {args.history // 2} deep", pages))
-    finally:
-        await server.stop()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_server() as (server, client):
+        users = [await User.register(client, f"u{n}") for n in range(args.members)]
+        owner = users[0]
+        small = await owner.create_room(preset="public_chat")
+        await users[1].join(small)
+        big = await owner.create_room(preset="public_chat")
+        joins = [u.join(big) for u in users[1:]]
+        for chunk in range(0, len(joins), 50):
+            await asyncio.gather(*joins[chunk : chunk + 50])
+        print(f"machine load average: {os.getloadavg()}")
+        print(summary("send, 2-member room", await send_latency(users[:2], small, args.sends)))
+        big_sends = await send_latency(users[:2], big, args.sends)
+        print(summary(f"send, {args.members}-member room", big_sends))
+        creates: list[float] = []
+        for _ in range(args.creates):
+            await timed(creates, owner.create_room(preset="private_chat", name="bench"))
+        print(summary("createRoom (private_chat preset)", creates))
+        started = time.perf_counter()
+        await fill_history(server, owner, small, args.history)
+        print(f"wrote {args.history} history events in {time.perf_counter() - started:.1f} s")
+        middle = await owner.messages(small, limit="1")
+        token = middle.body["end"]
+        depth, stream = (int(x) for x in token[1:].split("-"))
+        deep = f"t{depth - args.history // 2}-{stream - args.history // 2}"
+        pages: list[float] = []
+        for _ in range(args.pages):
+            response = await timed(pages, owner.messages(small, limit="50", **{"from": deep}))
+            assert len(response.body["chunk"]) == 50
+        print(summary(f"/messages limit 50, {args.history // 2} deep", pages))
 
 
 if __name__ == "__main__":

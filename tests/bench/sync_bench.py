@@ -8,63 +8,42 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import tempfile
 import time
-from pathlib import Path
 
-import aiohttp
-import asyncpg
-
-from homeserver.app import Homeserver
-from homeserver.logging_setup import configure_logging
-from tests.api.harness import Client, make_config
 from tests.api.rooms_helpers import User
-from tests.bench.rooms_bench import ADMIN_DSN, summary, timed
+from tests.bench.common import scratch_server, summary, timed
 
 
 async def main(args: argparse.Namespace) -> None:
-    configure_logging("warning", "console")
-    name = f"hs_bench_sync_{os.getpid()}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-    server = Homeserver(make_config(dsn, Path(tempfile.mkdtemp()), database={"url": dsn}))
-    await server.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = Client(session, f"http://127.0.0.1:{server.port}")
-            user = await User.register(client, "reader")
-            other = await User.register(client, "writer")
-            started = time.perf_counter()
-            for _ in range(args.rooms):
-                room_id = await other.create_room(preset="public_chat")
-                await user.join(room_id)
-                await asyncio.gather(*(other.send(room_id, f"m{n}") for n in range(args.events)))
-            print(
-                f"set up {args.rooms} rooms x {args.events} events in "
-                f"{time.perf_counter() - started:.1f} s; load {os.getloadavg()}"
+    async with scratch_server() as (_, client):
+        user = await User.register(client, "reader")
+        other = await User.register(client, "writer")
+        started = time.perf_counter()
+        for _ in range(args.rooms):
+            room_id = await other.create_room(preset="public_chat")
+            await user.join(room_id)
+            await asyncio.gather(*(other.send(room_id, f"m{n}") for n in range(args.events)))
+        print(
+            f"set up {args.rooms} rooms x {args.events} events in "
+            f"{time.perf_counter() - started:.1f} s; load {os.getloadavg()}"
+        )
+        initial: list[float] = []
+        token = ""
+        for _ in range(args.repeat):
+            response = await timed(initial, user.call("GET", "/sync"))
+            assert len(response.body["rooms"]["join"]) == args.rooms
+            token = response.body["next_batch"]
+        print(summary(f"initial sync, {args.rooms} rooms", initial))
+        empty: list[float] = []
+        cpu_before = time.process_time()
+        for _ in range(args.empty):
+            response = await timed(
+                empty, user.call("GET", "/sync", params={"since": token, "timeout": "0"})
             )
-            initial: list[float] = []
-            token = ""
-            for _ in range(args.repeat):
-                response = await timed(initial, user.call("GET", "/sync"))
-                assert len(response.body["rooms"]["join"]) == args.rooms
-                token = response.body["next_batch"]
-            print(summary(f"initial sync, {args.rooms} rooms", initial))
-            empty: list[float] = []
-            cpu_before = time.process_time()
-            for _ in range(args.empty):
-                response = await timed(
-                    empty, user.call("GET", "/sync", params={"since": token, "timeout": "0"})
-                )
-                assert response.body["rooms"]["join"] == {}
-            cpu = (time.process_time() - cpu_before) / args.empty
-            print(summary(f"empty incremental sync, {args.rooms} rooms", empty))
-            print(f"  process CPU per empty sync (server and client together): {cpu * 1000:.2f} ms")
-    finally:
-        await server.stop()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+            assert response.body["rooms"]["join"] == {}
+        cpu = (time.process_time() - cpu_before) / args.empty
+        print(summary(f"empty incremental sync, {args.rooms} rooms", empty))
+        print(f"  process CPU per empty sync (server and client together): {cpu * 1000:.2f} ms")
 
 
 if __name__ == "__main__":
