@@ -1,116 +1,112 @@
-"""Pieces shared by the state resolution algorithms: conflicts, auth chains, auth checks."""
+"""What both state resolution algorithms need: where events and auth chains come from,
+and authorising an event against a state map."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Set
+from typing import Protocol
 
 from homeserver.rules.auth_events import auth_types_for_event
 from homeserver.rules.auth_rules import check_auth
 from homeserver.rules.types import AuthError
 from homeserver.types.event import CREATE, Event, StateKey
+from homeserver.types.ids import create_event_id_for_room
 
-StateMap = Mapping[StateKey, str]
-
-
-def split_conflicts(
-    state_sets: Sequence[StateMap],
-) -> tuple[dict[StateKey, str], dict[StateKey, set[str]]]:
-    """The unconflicted state map, and for each conflicted key the competing event IDs.
-
-    A key missing from some state set is conflicted too (its value is not in every set).
-    """
-    unconflicted: dict[StateKey, str] = {}
-    conflicted: dict[StateKey, set[str]] = {}
-    keys = set().union(*(s.keys() for s in state_sets)) if state_sets else set()
-    for key in keys:
-        values = {s.get(key) for s in state_sets}
-        if len(values) == 1 and None not in values:
-            unconflicted[key] = next(iter(values))  # type: ignore[arg-type]
-        else:
-            conflicted[key] = {v for v in values if v is not None}
-    return unconflicted, conflicted
+IdStateMap = Mapping[StateKey, str]
 
 
-class AuthChains:
-    """Auth chains over a map of events, memoised (the chain excludes the event itself)."""
+class StateResolutionSource(Protocol):
+    """Events and auth chains for state resolution, supplied by the caller (from storage
+    or memory). Every event named in the state sets, and their auth chains, must be
+    available."""
 
-    def __init__(self, events: Mapping[str, Event]) -> None:
-        self.events = events
+    def get_event(self, event_id: str) -> Event | None: ...
+
+    def auth_chain(self, event_ids: Iterable[str]) -> set[str]:
+        """The union of the auth chains of these events: every event reachable through
+        `auth_events` links, not counting the starting events themselves."""
+        ...
+
+    def is_rejected(self, event_id: str) -> bool: ...
+
+
+class InMemoryEventSource:
+    """A StateResolutionSource over events held in a mapping; auth chains are memoised."""
+
+    def __init__(self, events: Mapping[str, Event], rejected: Set[str] = frozenset()) -> None:
+        self._events = events
+        self._rejected = rejected
         self._chains: dict[str, frozenset[str]] = {}
 
-    def of(self, event_id: str) -> frozenset[str]:
-        cached = self._chains.get(event_id)
-        if cached is not None:
-            return cached
-        # Iterative post-order walk: auth chains can be deep.
+    def get_event(self, event_id: str) -> Event | None:
+        return self._events.get(event_id)
+
+    def is_rejected(self, event_id: str) -> bool:
+        return event_id in self._rejected
+
+    def auth_chain(self, event_ids: Iterable[str]) -> set[str]:
+        result: set[str] = set()
+        for event_id in event_ids:
+            result |= self._chain_of(event_id)
+        return result
+
+    def _chain_of(self, event_id: str) -> frozenset[str]:
+        # An iterative post-order walk: auth chains can be deeper than Python's stack.
         stack: list[tuple[str, bool]] = [(event_id, False)]
         while stack:
             current, expanded = stack.pop()
             if current in self._chains:
                 continue
-            event = self.events.get(current)
+            event = self._events.get(current)
             parents = event.auth_event_ids if event is not None else ()
             if not expanded:
                 stack.append((current, True))
                 stack.extend((p, False) for p in parents if p not in self._chains)
                 continue
-            chain: set[str] = set()
+            chain: set[str] = set(parents)
             for parent in parents:
-                chain.add(parent)
                 chain |= self._chains.get(parent, frozenset())
             self._chains[current] = frozenset(chain)
         return self._chains[event_id]
 
-    def of_all(self, event_ids: Iterable[str]) -> set[str]:
-        result: set[str] = set()
-        for event_id in event_ids:
-            result |= self.of(event_id)
-        return result
 
-
-def auth_events_for(
-    event: Event, state: Mapping[StateKey, str], events: Mapping[str, Event]
+def auth_events_from_state(
+    event: Event, state: IdStateMap, source: StateResolutionSource, *, fall_back_to_cited: bool
 ) -> dict[StateKey, Event]:
-    """The events to authorise `event` against during resolution: what the (partial) state
-    holds for each needed key, else the event's own cited auth event."""
+    """The events to authorise `event` against: the state's event for each key auth
+    selection asks for, and (v2's iterative auth checks) for keys the state lacks, the
+    event's own non-rejected auth event."""
+    room_version = event.room_version
     result: dict[StateKey, Event] = {}
-    for auth_id in event.auth_event_ids:
-        auth_event = events.get(auth_id)
-        if auth_event is not None and auth_event.state_key is not None:
-            result[auth_event.state_pair] = auth_event
+    if fall_back_to_cited:
+        for auth_id in event.auth_event_ids:
+            auth_event = source.get_event(auth_id)
+            if (
+                auth_event is not None
+                and auth_event.state_key is not None
+                and not source.is_rejected(auth_id)
+            ):
+                result[auth_event.state_pair] = auth_event
     needed = auth_types_for_event(
-        event.room_version, event.type, event.sender, event.state_key, event.content
+        room_version, event.type, event.sender, event.state_key, event.content
     )
-    if event.room_version.room_id_from_create_event:
-        needed.append((CREATE, ""))
+    if room_version.room_id_from_create_event:
+        # v12: the create event is the one the room ID names; it is never cited.
+        create_id = create_event_id_for_room(event.room_id)
+        create = source.get_event(create_id)
+        if create is not None and not source.is_rejected(create_id):
+            result[(CREATE, "")] = create
     for key in needed:
         chosen = state.get(key)
-        if chosen is not None and chosen in events:
-            result[key] = events[chosen]
-    if event.room_version.room_id_from_create_event and (CREATE, "") not in result:
-        create_id = "$" + event.room_id[1:]
-        if create_id in events:
-            result[(CREATE, "")] = events[create_id]
+        chosen_event = source.get_event(chosen) if chosen is not None else None
+        if chosen_event is not None and not source.is_rejected(chosen_event.event_id):
+            result[key] = chosen_event
     return result
 
 
-def is_allowed(event: Event, state: Mapping[StateKey, str], events: Mapping[str, Event]) -> bool:
+def is_allowed(event: Event, auth_events: Mapping[StateKey, Event]) -> bool:
     try:
-        check_auth(event, auth_events_for(event, state, events))
+        check_auth(event, auth_events)
     except AuthError:
         return False
     return True
-
-
-def iterative_auth_checks(
-    ordered: Iterable[Event], initial: Mapping[StateKey, str], events: Mapping[str, Event]
-) -> dict[StateKey, str]:
-    """Apply each state event in turn if the state so far allows it (spec: iterative auth
-    checks)."""
-    state = dict(initial)
-    for event in ordered:
-        if event.state_key is None:
-            continue
-        if is_allowed(event, state, events):
-            state[event.state_pair] = event.event_id
-    return state

@@ -1,21 +1,23 @@
 """An immutable room event (PDU) with typed accessors.
 
-The JSON is kept as received or built; derived facts (event ID for hash-based versions,
-rejection, outlier status) are computed elsewhere (homeserver.rules.events) and passed in,
-so this type stays free of algorithms.
+The JSON is kept as received or built and frozen; derived facts (rejection, outlier
+status, state before and after) travel elsewhere. The event ID is passed in: computing it
+for hash-based versions is an algorithm (homeserver.rules.signing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from canonicaljson import encode_canonical_json
 
-from homeserver.types.room_versions import EventIdFormat, RoomVersion
+from homeserver.types.frozen import FrozenDict, freeze, thaw
+from homeserver.types.ids import room_id_for_create_event
+from homeserver.types.room_versions import RoomVersion
+from homeserver.types.state import StateKey
 
-StateKey = tuple[str, str]
+__all__ = ["Event", "StateKey"]
 
 CREATE = "m.room.create"
 MEMBER = "m.room.member"
@@ -25,7 +27,8 @@ THIRD_PARTY_INVITE = "m.room.third_party_invite"
 REDACTION = "m.room.redaction"
 HISTORY_VISIBILITY = "m.room.history_visibility"
 ALIASES = "m.room.aliases"
-CANONICAL_ALIAS = "m.room.canonical_alias"
+
+_EMPTY: Mapping[str, Any] = FrozenDict()
 
 
 def _ids(refs: Any) -> tuple[str, ...]:
@@ -36,12 +39,20 @@ def _ids(refs: Any) -> tuple[str, ...]:
 
 
 class Event:
-    __slots__ = ("_data", "event_id", "room_version")
+    __slots__ = ("_data", "_event_id", "_room_version")
 
     def __init__(self, data: Mapping[str, Any], event_id: str, room_version: RoomVersion) -> None:
-        self._data = data
-        self.event_id = event_id
-        self.room_version = room_version
+        self._data: FrozenDict = freeze(data)
+        self._event_id = event_id
+        self._room_version = room_version
+
+    @property
+    def event_id(self) -> str:
+        return self._event_id
+
+    @property
+    def room_version(self) -> RoomVersion:
+        return self._room_version
 
     def __repr__(self) -> str:
         return f"<Event {self.event_id} {self.type} {self.state_key!r} by {self.sender}>"
@@ -54,8 +65,12 @@ class Event:
 
     @property
     def data(self) -> Mapping[str, Any]:
-        """The PDU as JSON (read-only view; for v3+ without `event_id`)."""
-        return MappingProxyType(self._data)  # type: ignore[arg-type]
+        """The PDU as immutable JSON (for v3+ without `event_id`, which is not sent)."""
+        return self._data
+
+    def to_json(self) -> dict[str, Any]:
+        """A mutable copy of the PDU."""
+        return thaw(self._data)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._data.get(key, default)
@@ -73,7 +88,7 @@ class Event:
         room_id = self._data.get("room_id")
         if room_id is None and self.room_version.room_id_from_create_event:
             # v12: a create event has no room_id; the room is named after the event.
-            return "!" + self.event_id[1:]
+            return room_id_for_create_event(self.event_id)
         return str(room_id)
 
     @property
@@ -87,13 +102,20 @@ class Event:
 
     @property
     def state_pair(self) -> StateKey:
-        assert self.state_key is not None
+        """(type, state_key) of a state event."""
+        if self.state_key is None:
+            raise ValueError(f"{self.event_id} is not a state event")
         return (self.type, self.state_key)
 
     @property
     def content(self) -> Mapping[str, Any]:
         content = self._data.get("content")
-        return content if isinstance(content, Mapping) else {}
+        return content if isinstance(content, Mapping) else _EMPTY
+
+    @property
+    def signatures(self) -> Mapping[str, Any]:
+        signatures = self._data.get("signatures")
+        return signatures if isinstance(signatures, Mapping) else _EMPTY
 
     @property
     def depth(self) -> int:
@@ -116,10 +138,8 @@ class Event:
         """The redacted event: in `content` from v11, at the top level before."""
         if self.type != REDACTION:
             return None
-        if self.room_version.redacts_in_content:
-            value = self.content.get("redacts", self._data.get("redacts"))
-        else:
-            value = self._data.get("redacts")
+        source = self.content if self.room_version.redacts_in_content else self._data
+        value = source.get("redacts")
         return value if isinstance(value, str) else None
 
     @property
@@ -128,7 +148,4 @@ class Event:
         return value if isinstance(value, str) else None
 
     def canonical_json(self) -> str:
-        return encode_canonical_json(dict(self._data)).decode()
-
-    def event_id_is_hash(self) -> bool:
-        return self.room_version.event_id_format is not EventIdFormat.LOCAL
+        return encode_canonical_json(self._data).decode()

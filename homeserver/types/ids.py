@@ -67,3 +67,30 @@ class UserID:
     @property
     def is_compliant(self) -> bool:
         return is_valid_localpart(self.localpart) and len(str(self).encode()) <= MAX_USER_ID_BYTES
+
+
+def is_user_id(value: object) -> bool:
+    """Whether `value` passes the user ID validation applied to an event's `sender`."""
+    if not isinstance(value, str):
+        return False
+    try:
+        UserID.parse(value)
+    except ValueError:
+        return False
+    return True
+
+
+def server_name_of(identifier: str) -> str:
+    """The server name after the first `:` of a user, room (before v12), event (v1/v2) or
+    alias identifier; empty when it has none."""
+    return identifier.split(":", 1)[1] if ":" in identifier else ""
+
+
+def room_id_for_create_event(create_event_id: str) -> str:
+    """v12: a room is named by its create event's ID, with the `!` sigil instead of `$`."""
+    return "!" + create_event_id[1:]
+
+
+def create_event_id_for_room(room_id: str) -> str:
+    """v12: the ID of the create event a room ID was derived from."""
+    return "$" + room_id[1:]

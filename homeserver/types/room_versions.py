@@ -45,8 +45,10 @@ class RoomVersion:
     enforce_key_validity: bool
     # v6+: integers outside [-2**53+1, 2**53-1] and floats are invalid in canonical JSON.
     strict_canonical_json: bool
-    # v6+: m.room.aliases is no longer subject to special auth rules.
+    # v1-v5: m.room.aliases has its own auth rule (rule 4); later it is ordinary state.
     special_case_aliases_auth: bool
+    # v1-v2: auth rule 11 checks redactions (redact level, or the same event ID domain).
+    redaction_auth_rule: bool
     # v6+: the `notifications` key of power levels is authorised like any other.
     limit_notifications_power_levels: bool
     knock: bool
@@ -54,13 +56,29 @@ class RoomVersion:
     knock_restricted_join_rule: bool
     # v10+: power level values must be integers, not strings.
     integer_power_levels: bool
+    # v1-v5: power level values may be floats (truncated), as canonical JSON is not enforced.
+    float_power_levels: bool
     # v11+: the create event has no `creator`; the sender is the creator.
     implicit_room_creator: bool
     # v11+: `redacts` moves from the top level into `content`.
     redacts_in_content: bool
-    # v12: the room ID is derived from the create event; `additional_creators`.
+    # v12: the room ID is derived from the create event, which is never cited as an auth
+    # event and carries no room_id.
     room_id_from_create_event: bool
+    # v12: `additional_creators` in the create event content.
     additional_creators: bool
+    # v12: creators have infinite power and may not be listed in m.room.power_levels.
+    privileged_creators: bool
+
+    @property
+    def max_depth(self) -> int:
+        """The largest `depth` (spec: PDU formats; 2**53-1 once canonical JSON is strict)."""
+        return 2**53 - 1 if self.strict_canonical_json else 2**63 - 1
+
+    @property
+    def event_id_has_domain(self) -> bool:
+        """v1/v2 event IDs name the server that minted them, which must also sign."""
+        return self.event_id_format is EventIdFormat.LOCAL
 
 
 def _version(identifier: str, **overrides: object) -> RoomVersion:
@@ -73,15 +91,18 @@ def _version(identifier: str, **overrides: object) -> RoomVersion:
         "enforce_key_validity": True,
         "strict_canonical_json": True,
         "special_case_aliases_auth": False,
+        "redaction_auth_rule": False,
         "limit_notifications_power_levels": True,
         "knock": True,
         "restricted_join_rule": True,
         "knock_restricted_join_rule": True,
         "integer_power_levels": True,
+        "float_power_levels": False,
         "implicit_room_creator": False,
         "redacts_in_content": False,
         "room_id_from_create_event": False,
         "additional_creators": False,
+        "privileged_creators": False,
     }
     base.update(overrides)
     return RoomVersion(**base)  # type: ignore[arg-type]
@@ -96,6 +117,7 @@ _BEFORE_V6 = {
     "restricted_join_rule": False,
     "knock_restricted_join_rule": False,
     "integer_power_levels": False,
+    "float_power_levels": True,
 }
 
 ROOM_VERSIONS: dict[str, RoomVersion] = {
@@ -107,9 +129,14 @@ ROOM_VERSIONS: dict[str, RoomVersion] = {
             event_id_format=EventIdFormat.LOCAL,
             state_res=StateResAlgorithm.V1,
             enforce_key_validity=False,
+            redaction_auth_rule=True,
         ),
         _version(
-            "2", **_BEFORE_V6, event_id_format=EventIdFormat.LOCAL, enforce_key_validity=False
+            "2",
+            **_BEFORE_V6,
+            event_id_format=EventIdFormat.LOCAL,
+            enforce_key_validity=False,
+            redaction_auth_rule=True,
         ),
         _version(
             "3",
@@ -156,6 +183,7 @@ ROOM_VERSIONS: dict[str, RoomVersion] = {
             redacts_in_content=True,
             room_id_from_create_event=True,
             additional_creators=True,
+            privileged_creators=True,
         ),
     )
 }
