@@ -22,6 +22,7 @@ from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
 from homeserver.types.event import MEMBER, Event, StateKey
 from homeserver.types.requester import Requester
 from storage.stores import Stores
+from storage.stores.rooms import MembershipRecord
 
 END_OF_ROOM = (2**62, 2**62)
 _MAX_PAGE = 1000
@@ -79,13 +80,20 @@ class RoomHistoryService:
         return cache[group]
 
     async def visible(
-        self, user_id: str | None, loaded: Sequence[LoadedEvent]
+        self,
+        user_id: str | None,
+        loaded: Sequence[LoadedEvent],
+        current: MembershipRecord | None = None,
     ) -> list[LoadedEvent]:
-        """The events the user may see; `None` is an anonymous reader (world_readable only)."""
+        """The events the user may see; `None` is an anonymous reader (world_readable only).
+
+        `current` is the user's membership in the room when the caller already has it.
+        """
         if not loaded:
             return []
         room_id = loaded[0].event.room_id
-        current = await self.stores.rooms.membership(room_id, user_id) if user_id else None
+        if current is None and user_id:
+            current = await self.stores.rooms.membership(room_id, user_id)
         joined_now = current is not None and current.membership == "join"
         # Everything since the user's current join was sent while they were joined (rule 2):
         # the common case of a member reading recent history needs no state lookups.

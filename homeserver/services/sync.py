@@ -132,25 +132,36 @@ class SyncService:
             for room_id, event in source.items():
                 if room_filter.ephemeral.allows(event["type"], user_id, room_id):
                     ephemeral.setdefault(room_id, []).append(event)
-        for membership in memberships:
+        incremental = since is not None and not request.full_state
+        wanted = [m for m in memberships if room_filter.allows_room(m.room_id) and not m.forgotten]
+        joined_now = [
+            m
+            for m in wanted
+            if m.membership == "join"
+            and not (
+                incremental
+                and m.room_id not in changed_rooms
+                and m.room_id not in room_data
+                and m.room_id not in ephemeral
+            )
+        ]
+        summaries = await self.stores.rooms.summaries([m.room_id for m in joined_now], user_id)
+        for membership in joined_now:
             room_id = membership.room_id
-            if not room_filter.allows_room(room_id) or membership.forgotten:
-                continue
+            rooms["join"][room_id] = await self._joined_room(
+                request,
+                membership,
+                since if incremental else None,
+                upto,
+                room_data.get(room_id, []),
+                ephemeral.get(room_id, []),
+                summaries[room_id],
+            )
+        for membership in wanted:
+            room_id = membership.room_id
             changed_since = since is None or membership.stream_ordering > since.events
             if membership.membership == "join":
-                incremental = since is not None and not request.full_state
-                if incremental and not (
-                    room_id in changed_rooms or room_id in room_data or room_id in ephemeral
-                ):
-                    continue
-                rooms["join"][room_id] = await self._joined_room(
-                    request,
-                    room_id,
-                    None if not incremental else since,
-                    upto,
-                    room_data.get(room_id, []),
-                    ephemeral.get(room_id, []),
-                )
+                continue
             elif membership.membership == "invite" and changed_since:
                 rooms["invite"][room_id] = await self._invited_room(room_id, membership)
             elif membership.membership == "knock" and changed_since:
@@ -216,6 +227,7 @@ class SyncService:
         since_events: int,
         upto_events: int,
         timeline_filter: EventFilter,
+        membership: MembershipRecord,
     ) -> tuple[list[LoadedEvent], bool]:
         limit = timeline_filter.limit or 10
         version = await self.loader.room_version(room_id)
@@ -226,7 +238,7 @@ class SyncService:
         limited = len(rows) > limit
         items = self.loader.wrap(reversed(rows[:limit]), version)
         items = [i for i in items if timeline_filter.allows_event(i.event.data)]
-        items = await self.history.visible(request.requester.user_id, items)
+        items = await self.history.visible(request.requester.user_id, items, membership)
         return items, limited
 
     async def _state_between(
@@ -247,16 +259,18 @@ class SyncService:
     async def _joined_room(
         self,
         request: SyncRequest,
-        room_id: str,
+        membership: MembershipRecord,
         since: StreamToken | None,
         upto: StreamToken,
         account_data: list[dict[str, Any]],
         ephemeral: list[dict[str, Any]],
+        summary: tuple[dict[str, int], list[str]],
     ) -> dict[str, Any]:
+        room_id = membership.room_id
         room_filter = request.filter.room
         since_events = since.events if since else 0
         timeline, limited = await self._timeline(
-            request, room_id, since_events, upto.events, room_filter.timeline
+            request, room_id, since_events, upto.events, room_filter.timeline, membership
         )
         if since is None:
             limited = limited or bool(timeline)
@@ -281,7 +295,7 @@ class SyncService:
             if first is not None
             else upto.serialize()
         )
-        counts = await self.stores.rooms.member_counts(room_id)
+        counts, heroes = summary
         return {
             "timeline": {
                 "events": await self._serialize(request, timeline),
@@ -292,7 +306,7 @@ class SyncService:
             "account_data": {"events": account_data},
             "ephemeral": {"events": ephemeral},
             "summary": {
-                "m.heroes": await self.stores.rooms.heroes(room_id, request.requester.user_id),
+                "m.heroes": heroes,
                 "m.joined_member_count": counts.get("join", 0),
                 "m.invited_member_count": counts.get("invite", 0),
             },
@@ -328,6 +342,7 @@ class SyncService:
             since.events if since else 0,
             membership.stream_ordering,
             request.filter.room.timeline,
+            membership,
         )
         first = timeline[0] if timeline else None
         state_ids = (

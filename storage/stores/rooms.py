@@ -196,23 +196,27 @@ class RoomStore:
         )
         return [MembershipRecord(**dict(row)) for row in rows]
 
-    async def member_counts(self, room_id: str) -> dict[str, int]:
+    async def summaries(
+        self, room_ids: list[str], exclude: str, heroes: int = 5
+    ) -> dict[str, tuple[dict[str, int], list[str]]]:
+        """For each room: member counts by membership, and up to `heroes` other joined or
+        invited members in the order they arrived (one query for all rooms)."""
         rows = await self.db.fetch(
-            "room_member_counts",
-            """SELECT membership, COUNT(*) AS n FROM room_memberships
-               WHERE room_id = $1 GROUP BY membership""",
-            room_id,
-        )
-        return {row["membership"]: int(row["n"]) for row in rows}
-
-    async def heroes(self, room_id: str, exclude: str, limit: int = 5) -> list[str]:
-        rows = await self.db.fetch(
-            "room_heroes",
-            """SELECT user_id FROM room_memberships
-               WHERE room_id = $1 AND user_id <> $2 AND membership IN ('join', 'invite')
-               ORDER BY stream_ordering LIMIT $3""",
-            room_id,
+            "room_summaries",
+            """SELECT room_id, user_id, membership,
+                      COUNT(*) OVER (PARTITION BY room_id, membership) AS n,
+                      ROW_NUMBER() OVER (
+                          PARTITION BY room_id, (user_id <> $2 AND membership IN ('join', 'invite'))
+                          ORDER BY stream_ordering) AS rank
+               FROM room_memberships WHERE room_id = ANY($1::text[])""",
+            room_ids,
             exclude,
-            limit,
         )
-        return [row["user_id"] for row in rows]
+        result: dict[str, tuple[dict[str, int], list[str]]] = {r: ({}, []) for r in room_ids}
+        for row in rows:
+            counts, hero_list = result[row["room_id"]]
+            counts[row["membership"]] = int(row["n"])
+            candidate = row["user_id"] != exclude and row["membership"] in ("join", "invite")
+            if candidate and row["rank"] <= heroes:
+                hero_list.append(row["user_id"])
+        return result
