@@ -46,6 +46,7 @@ from homeserver.services.sync import SyncService
 from homeserver.services.to_device import ToDeviceService
 from homeserver.services.typing import TypingService
 from homeserver.services.uia import UiaService
+from homeserver.services.user_memberships import UserMemberships
 from homeserver.signing_key import load_or_create_signing_key
 from homeserver.streams.notifier import LocalNotifier
 from homeserver.streams.writer import StreamWriter
@@ -157,7 +158,8 @@ async def build_services(
         stores, loader, persister, clock, config.server_name, signing_key
     )
     aliases = AliasService(stores, clock, config.server_name)
-    membership = MembershipService(stores, creation, aliases, config.server_name)
+    memberships = UserMemberships(stores, notifier)
+    membership = MembershipService(stores, creation, aliases, memberships, config.server_name)
     history = RoomHistoryService(stores, loader, clock)
     profiles = ProfileService(stores, config.server_name)
     profiles.on_change(membership.update_profile_in_rooms)
@@ -196,6 +198,7 @@ async def build_services(
             receipts,
             typing,
             presence,
+            memberships,
             notifier,
             clock,
         ),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from homeserver.services.clock import Clock
+from homeserver.services.lru_cache import LruCache
 from homeserver.types.errors import Codes, Unauthorized
 from homeserver.types.requester import Requester
 from storage.database import Connection
@@ -38,24 +38,19 @@ class TokenCache:
     """Bounded LRU of token hash -> requester, with an index to drop a user's or device's tokens."""
 
     def __init__(self, max_size: int) -> None:
-        self.max_size = max_size
-        self._entries: OrderedDict[bytes, _CachedToken] = OrderedDict()
+        self._entries: LruCache[bytes, _CachedToken] = LruCache(max_size)
         self._by_user: dict[str, set[bytes]] = {}
 
     def get(self, token_hash: bytes) -> _CachedToken | None:
-        entry = self._entries.get(token_hash)
-        if entry is not None:
-            self._entries.move_to_end(token_hash)
-        return entry
+        return self._entries.get(token_hash)
 
     def put(self, token_hash: bytes, entry: _CachedToken) -> None:
-        if self.max_size == 0:
+        if self._entries.max_size <= 0:
             return
-        self._entries[token_hash] = entry
         self._by_user.setdefault(entry.requester.user_id, set()).add(token_hash)
-        while len(self._entries) > self.max_size:
-            evicted, old = self._entries.popitem(last=False)
-            self._forget_index(old.requester.user_id, evicted)
+        evicted = self._entries.put(token_hash, entry)
+        if evicted is not None:
+            self._forget_index(evicted[1].requester.user_id, evicted[0])
 
     def _forget_index(self, user_id: str, token_hash: bytes) -> None:
         hashes = self._by_user.get(user_id)
@@ -65,14 +60,16 @@ class TokenCache:
                 del self._by_user[user_id]
 
     def invalidate(self, token_hash: bytes) -> None:
-        entry = self._entries.pop(token_hash, None)
+        entry = self._entries.pop(token_hash)
         if entry is not None:
             self._forget_index(entry.requester.user_id, token_hash)
 
     def invalidate_user(self, user_id: str, device_id: str | None = None) -> None:
         for token_hash in list(self._by_user.get(user_id, ())):
-            entry = self._entries[token_hash]
-            if device_id is None or entry.requester.device_id == device_id:
+            entry = self._entries.get(token_hash)
+            if entry is None:
+                self._forget_index(user_id, token_hash)
+            elif device_id is None or entry.requester.device_id == device_id:
                 self.invalidate(token_hash)
 
 

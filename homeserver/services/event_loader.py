@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from homeserver.rules.events import make_event
+from homeserver.services.lru_cache import LruCache
 from homeserver.types.errors import NotFound
 from homeserver.types.event import Event
 from homeserver.types.room_versions import ROOM_VERSIONS, RoomVersion
@@ -30,7 +30,7 @@ class LoadedEvent:
 class EventLoader:
     def __init__(self, stores: Stores) -> None:
         self.stores = stores
-        self._events: OrderedDict[str, Event] = OrderedDict()
+        self._events: LruCache[str, Event] = LruCache(_CACHE_SIZE)
         self._room_versions: dict[str, RoomVersion] = {}
 
     async def room_version(self, room_id: str) -> RoomVersion | None:
@@ -47,9 +47,7 @@ class EventLoader:
         event = self._events.get(stored.event_id)
         if event is None:
             event = make_event(version, json.loads(stored.json))
-            self._events[stored.event_id] = event
-            if len(self._events) > _CACHE_SIZE:
-                self._events.popitem(last=False)
+            self._events.put(stored.event_id, event)
         return event
 
     async def load_many(self, event_ids: Iterable[str]) -> dict[str, LoadedEvent]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeserver.rules.event_filter import Filter
+from homeserver.services.lru_cache import LruCache
 from homeserver.types.errors import Forbidden, NotFound
 from homeserver.types.requester import Requester
 from storage.stores import Stores
@@ -13,6 +14,8 @@ from storage.stores import Stores
 class FilterService:
     def __init__(self, stores: Stores) -> None:
         self.stores = stores
+        # Stored filters never change, and clients send the same filter ID on every sync.
+        self._parsed: LruCache[tuple[str, str], Filter] = LruCache(10_000)
 
     async def upload(self, requester: Requester, user_id: str, definition: dict[str, Any]) -> str:
         if requester.user_id != user_id:
@@ -30,4 +33,9 @@ class FilterService:
         return definition
 
     async def load(self, requester: Requester, filter_id: str) -> Filter:
-        return Filter.from_json(await self.get(requester, requester.user_id, filter_id))
+        key = (requester.user_id, filter_id)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = Filter.from_json(await self.get(requester, requester.user_id, filter_id))
+            self._parsed.put(key, parsed)
+        return parsed

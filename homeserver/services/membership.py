@@ -8,6 +8,7 @@ import structlog
 
 from homeserver.services.aliases import AliasService
 from homeserver.services.event_creation import EventCreationService, SentEvent
+from homeserver.services.user_memberships import UserMemberships
 from homeserver.types.errors import BadRequest, Codes, Forbidden, MatrixError, NotFound
 from homeserver.types.event import MEMBER
 from homeserver.types.ids import UserID
@@ -22,11 +23,13 @@ class MembershipService:
         stores: Stores,
         creation: EventCreationService,
         aliases: AliasService,
+        memberships: UserMemberships,
         server_name: str,
     ) -> None:
         self.stores = stores
         self.creation = creation
         self.aliases = aliases
+        self.memberships = memberships
         self.server_name = server_name
 
     async def _profile_fields(self, user_id: str) -> dict[str, Any]:
@@ -165,6 +168,7 @@ class MembershipService:
         if current.membership in ("join", "invite", "knock"):
             raise BadRequest("Leave the room before forgetting it", Codes.UNKNOWN)
         await self.stores.rooms.forget(room_id, user_id)
+        self.memberships.invalidate(user_id)
 
     @staticmethod
     def _parse_user(user_id: str) -> UserID:

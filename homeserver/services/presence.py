@@ -46,6 +46,8 @@ class PresenceService:
         self.server_name = server_name
         self.enabled = enabled
         self._last_seen: dict[str, int] = {}
+        # The stored row of each user in `_last_seen`, so activity costs no database read.
+        self._rows: dict[str, PresenceRow] = {}
         self._sweeper = PeriodicTask("presence-sweep", _SWEEP_EVERY_S, self._sweep)
 
     async def _write(self, row: PresenceRow) -> None:
@@ -56,6 +58,20 @@ class PresenceService:
             lambda: self.stores.presence.put(row, position),
             users={row.user_id, *sharing},
         )
+        if row.user_id in self._last_seen:
+            self._rows[row.user_id] = row
+
+    async def _current(self, user_id: str) -> PresenceRow | None:
+        row = self._rows.get(user_id)
+        if row is None:
+            row = await self.stores.presence.get(user_id)
+            if row is not None and user_id in self._last_seen:
+                self._rows[user_id] = row
+        return row
+
+    def _forget(self, user_id: str) -> None:
+        self._last_seen.pop(user_id, None)
+        self._rows.pop(user_id, None)
 
     async def set_status(
         self, requester: Requester, user_id: str, state: str, status_msg: str | None
@@ -79,7 +95,7 @@ class PresenceService:
         now = self.clock.time_ms()
         self._last_seen[user_id] = now
         wanted = set_presence or ONLINE
-        current = await self.stores.presence.get(user_id)
+        current = await self._current(user_id)
         if (
             current is not None
             and current.state == wanted
@@ -143,12 +159,12 @@ class PresenceService:
         """Online users without activity go idle, then offline."""
         now = self.clock.time_ms()
         for user_id, seen in list(self._last_seen.items()):
-            current = await self.stores.presence.get(user_id)
+            current = await self._current(user_id)
             if current is None or current.state == OFFLINE:
-                self._last_seen.pop(user_id, None)
+                self._forget(user_id)
                 continue
             if now - seen > OFFLINE_AFTER_MS:
-                self._last_seen.pop(user_id, None)
+                self._forget(user_id)
                 await self._write(
                     PresenceRow(user_id, OFFLINE, current.status_msg, current.last_active_ts, False)
                 )

@@ -62,22 +62,22 @@ class RoomHistoryService:
 
     # --- visibility -------------------------------------------------------------------
 
-    async def _facts_at(
-        self, group: int | None, user_id: str, cache: dict[int, tuple[str, str | None]]
-    ) -> tuple[str, str | None]:
-        if group is None:
-            return "shared", None
-        if group not in cache:
-            keys: list[StateKey] = [(HISTORY_VISIBILITY_TYPE, ""), (MEMBER, user_id)]
-            ids = await self.stores.state.get_state(group, keys)
-            events = await self.loader.events(ids.values())
+    async def _facts(
+        self, groups: Iterable[int | None], user_id: str
+    ) -> dict[int | None, tuple[str, str | None]]:
+        """History visibility and the user's membership in each snapshot, in one query."""
+        keys: list[StateKey] = [(HISTORY_VISIBILITY_TYPE, ""), (MEMBER, user_id)]
+        states = await self.stores.state.get_states((g for g in groups if g is not None), keys)
+        events = await self.loader.events({e for ids in states.values() for e in ids.values()})
+        facts: dict[int | None, tuple[str, str | None]] = {None: ("shared", None)}
+        for group, ids in states.items():
             hv = events.get(ids.get((HISTORY_VISIBILITY_TYPE, ""), ""))
             member = events.get(ids.get((MEMBER, user_id), ""))
-            cache[group] = (
+            facts[group] = (
                 effective_visibility(hv.content.get("history_visibility") if hv else None),
                 member.membership if member else None,
             )
-        return cache[group]
+        return facts
 
     async def visible(
         self,
@@ -91,41 +91,63 @@ class RoomHistoryService:
         """
         if not loaded:
             return []
-        room_id = loaded[0].event.room_id
         if current is None and user_id:
-            current = await self.stores.rooms.membership(room_id, user_id)
-        joined_now = current is not None and current.membership == "join"
-        # Everything since the user's current join was sent while they were joined (rule 2):
-        # the common case of a member reading recent history needs no state lookups.
-        joined_since = current.stream_ordering if joined_now and current else None
-        undecided = [
-            item for item in loaded if joined_since is None or item.stream_ordering < joined_since
-        ]
-        cache: dict[int, tuple[str, str | None]] = {}
-        prev_groups = await self._prev_groups(undecided)
+            current = await self.stores.rooms.membership(loaded[0].event.room_id, user_id)
+        return (await self.visible_in_rooms(user_id, [(loaded, current)]))[0]
+
+    async def visible_in_rooms(
+        self,
+        user_id: str | None,
+        batches: Sequence[tuple[Sequence[LoadedEvent], MembershipRecord | None]],
+    ) -> list[list[LoadedEvent]]:
+        """`visible` for the events of many rooms, each with the user's current membership
+        there, looking up the state they need in one go."""
+        undecided: list[LoadedEvent] = []
+        joined_since: list[int | None] = []
+        for loaded, current in batches:
+            joined_now = current is not None and current.membership == "join"
+            # Everything since the user's current join was sent while they were joined
+            # (rule 2): a member reading recent history needs no state lookups.
+            since = current.stream_ordering if joined_now and current else None
+            joined_since.append(since)
+            undecided.extend(i for i in loaded if since is None or i.stream_ordering < since)
         allowed: set[str] = set()
-        for item in undecided:
-            event = item.event
-            after = await self._facts_at(item.state_group, user_id or "", cache)
-            before = after
-            if event.state_key is not None and (
-                event.type == HISTORY_VISIBILITY_TYPE or event.state_key == user_id
-            ):
-                before = await self._facts_at(prev_groups.get(event.event_id), user_id or "", cache)
-            facts = EventVisibilityFacts(
-                visibility_before=before[0],
-                membership_before=before[1],
-                visibility_after=after[0],
-                membership_after=after[1],
-                joined_later=joined_now,
+        if undecided:
+            reader = user_id or ""
+            prev_groups = await self._prev_groups(undecided)
+            facts = await self._facts(
+                [i.state_group for i in undecided] + list(prev_groups.values()), reader
             )
-            if is_visible(facts):
-                allowed.add(event.event_id)
+            joined_rooms = {
+                current.room_id
+                for _, current in batches
+                if current is not None and current.membership == "join"
+            }
+            for item in undecided:
+                event = item.event
+                after = facts[item.state_group]
+                before = after
+                if event.state_key is not None and (
+                    event.type == HISTORY_VISIBILITY_TYPE or event.state_key == user_id
+                ):
+                    before = facts[prev_groups.get(event.event_id)]
+                visibility = EventVisibilityFacts(
+                    visibility_before=before[0],
+                    membership_before=before[1],
+                    visibility_after=after[0],
+                    membership_after=after[1],
+                    joined_later=event.room_id in joined_rooms,
+                )
+                if is_visible(visibility):
+                    allowed.add(event.event_id)
         return [
-            item
-            for item in loaded
-            if (joined_since is not None and item.stream_ordering >= joined_since)
-            or item.event.event_id in allowed
+            [
+                item
+                for item in loaded
+                if (since is not None and item.stream_ordering >= since)
+                or item.event.event_id in allowed
+            ]
+            for (loaded, _), since in zip(batches, joined_since, strict=True)
         ]
 
     async def _prev_groups(self, loaded: Sequence[LoadedEvent]) -> dict[str, int | None]:

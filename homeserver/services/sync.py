@@ -20,12 +20,15 @@ from homeserver.services.receipts import ReceiptService
 from homeserver.services.room_history import RoomHistoryService, topological_token
 from homeserver.services.to_device import ToDeviceService
 from homeserver.services.typing import TypingService
+from homeserver.services.user_memberships import UserMemberships
+from homeserver.streams.change_index import ChangeIndex
 from homeserver.streams.notifier import StreamNotifier
 from homeserver.types.event import MEMBER, StateKey
 from homeserver.types.requester import Requester
-from homeserver.types.stream_token import StreamToken
+from homeserver.types.stream_token import Stream, StreamToken
 from storage.stores import Stores
-from storage.stores.account_data import GLOBAL
+from storage.stores.account_data import GLOBAL, AccountDataRow
+from storage.stores.events import StoredEvent
 from storage.stores.rooms import MembershipRecord
 
 MAX_TIMEOUT_S = 300.0
@@ -61,9 +64,11 @@ class SyncService:
         receipts: ReceiptService,
         typing: TypingService,
         presence: PresenceService,
+        memberships: UserMemberships,
         notifier: StreamNotifier,
         clock: Clock,
     ) -> None:
+        self.memberships = memberships
         self.presence = presence
         self.receipts = receipts
         self.typing = typing
@@ -85,7 +90,7 @@ class SyncService:
         await self.presence.note_activity(user_id, request.set_presence)
         deadline = self.clock.monotonic() + min(request.timeout_ms / 1000, MAX_TIMEOUT_S)
         while True:
-            memberships = await self.stores.rooms.memberships_for_user(user_id)
+            memberships = await self.memberships.get(user_id)
             joined = [m.room_id for m in memberships if m.membership == "join"]
             with self.notifier.listen(user_id, joined) as listener:
                 upto = self.notifier.current_token
@@ -105,34 +110,26 @@ class SyncService:
         user_id = request.requester.user_id
         rooms: dict[str, dict[str, Any]] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
         room_filter = request.filter.room
-        changed_rooms = set()
-        if since is not None and not request.full_state:
-            joined = [m.room_id for m in memberships if m.membership == "join"]
-            changed_rooms = set(
-                await self.stores.events.rooms_with_events_between(
-                    joined, since.events, upto.events
+        incremental = since is not None and not request.full_state
+        joined_ids = [m.room_id for m in memberships if m.membership == "join"]
+        changed_rooms: set[str] = set()
+        if since is not None and incremental:
+            known = self._changes(Stream.EVENTS).changed_among(joined_ids, since.events)
+            if known is None:
+                known = set(
+                    await self.stores.events.rooms_with_events_between(
+                        joined_ids, since.events, upto.events
+                    )
                 )
-            )
-        data_rows = await self.stores.account_data.changed_since(
-            user_id, since.account_data if since else 0, upto.account_data
-        )
+            changed_rooms = known
+        data_rows = await self._account_data_rows(user_id, since, upto)
         room_data: dict[str, list[dict[str, Any]]] = {}
         for row in data_rows:
             if row.room_id != GLOBAL:
                 room_data.setdefault(row.room_id, []).append(
                     {"type": row.type, "content": row.content}
                 )
-        joined_ids = [m.room_id for m in memberships if m.membership == "join"]
-        ephemeral: dict[str, list[dict[str, Any]]] = {}
-        receipts = await self.receipts.for_sync(
-            user_id, joined_ids, since.receipts if since else 0, upto.receipts
-        )
-        typing = self.typing.for_sync(joined_ids, since.typing if since else None)
-        for source in (typing, receipts):
-            for room_id, event in source.items():
-                if room_filter.ephemeral.allows(event["type"], user_id, room_id):
-                    ephemeral.setdefault(room_id, []).append(event)
-        incremental = since is not None and not request.full_state
+        ephemeral = await self._ephemeral(request, joined_ids, upto)
         wanted = [m for m in memberships if room_filter.allows_room(m.room_id) and not m.forgotten]
         joined_now = [
             m
@@ -145,18 +142,9 @@ class SyncService:
                 and m.room_id not in ephemeral
             )
         ]
-        summaries = await self.stores.rooms.summaries([m.room_id for m in joined_now], user_id)
-        for membership in joined_now:
-            room_id = membership.room_id
-            rooms["join"][room_id] = await self._joined_room(
-                request,
-                membership,
-                since if incremental else None,
-                upto,
-                room_data.get(room_id, []),
-                ephemeral.get(room_id, []),
-                summaries[room_id],
-            )
+        rooms["join"] = await self._joined_rooms(
+            request, joined_now, since if incremental else None, upto, room_data, ephemeral
+        )
         for membership in wanted:
             room_id = membership.room_id
             changed_since = since is None or membership.stream_ordering > since.events
@@ -178,16 +166,24 @@ class SyncService:
             for row in data_rows
             if row.room_id == GLOBAL and request.filter.account_data.allows(row.type, user_id)
         ]
-        presence = [
-            event
-            for event in await self.presence.for_sync(
-                user_id, since.presence if since else 0, upto.presence
+        presence = []
+        if since is None or self._changes(Stream.PRESENCE).changed(user_id, since.presence):
+            presence = [
+                event
+                for event in await self.presence.for_sync(
+                    user_id, since.presence if since else 0, upto.presence
+                )
+                if request.filter.presence.allows(event["type"], event["sender"])
+            ]
+        to_device: list[dict[str, Any]] = []
+        reached = upto.to_device
+        if since is None or self._changes(Stream.TO_DEVICE).changed(user_id, since.to_device):
+            to_device, reached = await self.to_device.inbox(
+                user_id,
+                request.requester.device_id,
+                since.to_device if since else 0,
+                upto.to_device,
             )
-            if request.filter.presence.allows(event["type"], event["sender"])
-        ]
-        to_device, reached = await self.to_device.inbox(
-            user_id, request.requester.device_id, since.to_device if since else 0, upto.to_device
-        )
         # A long inbox is delivered in parts; the token stops where this part ends.
         next_token = replace(upto, to_device=reached) if reached < upto.to_device else upto
         response: dict[str, Any] = {
@@ -202,6 +198,55 @@ class SyncService:
         }
         has_content = bool(account_data or to_device or presence or any(rooms.values()))
         return response, has_content
+
+    def _changes(self, stream: Stream) -> ChangeIndex:
+        return self.notifier.changes(stream)
+
+    async def _account_data_rows(
+        self, user_id: str, since: StreamToken | None, upto: StreamToken
+    ) -> list[AccountDataRow]:
+        if since is not None and not self._changes(Stream.ACCOUNT_DATA).changed(
+            user_id, since.account_data
+        ):
+            return []
+        return await self.stores.account_data.changed_since(
+            user_id, since.account_data if since else 0, upto.account_data
+        )
+
+    async def _ephemeral(
+        self, request: SyncRequest, joined_ids: list[str], upto: StreamToken
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Typing and receipts per room, read only for the rooms whose streams moved."""
+        since = request.since
+        user_id = request.requester.user_id
+        receipt_rooms: Iterable[str] | None = joined_ids
+        typing_rooms: Iterable[str] | None = joined_ids
+        if since is not None:
+            receipt_index = self._changes(Stream.RECEIPTS)
+            # Private receipts are announced to their owner, not to the room.
+            if not receipt_index.changed(user_id, since.receipts):
+                receipt_rooms = receipt_index.changed_among(joined_ids, since.receipts)
+            typing_rooms = self._changes(Stream.TYPING).changed_among(joined_ids, since.typing)
+        receipts = (
+            await self.receipts.for_sync(
+                user_id,
+                joined_ids if receipt_rooms is None else receipt_rooms,
+                since.receipts if since else 0,
+                upto.receipts,
+            )
+            if receipt_rooms is None or receipt_rooms
+            else {}
+        )
+        typing = self.typing.for_sync(
+            joined_ids if typing_rooms is None else typing_rooms, since.typing if since else None
+        )
+        ephemeral: dict[str, list[dict[str, Any]]] = {}
+        ephemeral_filter = request.filter.room.ephemeral
+        for source in (typing, receipts):
+            for room_id, event in source.items():
+                if ephemeral_filter.allows(event["type"], user_id, room_id):
+                    ephemeral.setdefault(room_id, []).append(event)
+        return ephemeral
 
     def _format(self, request: SyncRequest, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fields = request.filter.event_fields
@@ -241,78 +286,177 @@ class SyncService:
         items = await self.history.visible(request.requester.user_id, items, membership)
         return items, limited
 
-    async def _state_between(
-        self, room_id: str, since_events: int | None, before: LoadedEvent | None, upto_events: int
-    ) -> dict[StateKey, str]:
-        """State at the start of the timeline, minus what the client already had at `since`."""
-        if before is not None:
-            group = await self.stores.events.state_group_at(room_id, before.stream_ordering - 1)
-        else:
-            group = await self.stores.events.state_group_at(room_id, upto_events)
-        now = await self.stores.state.get_state(group) if group is not None else {}
-        if since_events is None:
-            return now
-        old_group = await self.stores.events.state_group_at(room_id, since_events)
-        old = await self.stores.state.get_state(old_group) if old_group is not None else {}
-        return {k: v for k, v in now.items() if old.get(k) != v}
+    async def _newly_joined(self, membership: MembershipRecord, since: StreamToken) -> bool:
+        """Whether the user joined after `since` (and did not merely change profile)."""
+        if membership.stream_ordering <= since.events:
+            return False
+        group = await self.stores.events.state_group_at(membership.room_id, since.events)
+        if group is None:
+            return True
+        key = (MEMBER, membership.user_id)
+        before = (await self.stores.state.get_state(group, [key])).get(key)
+        if before is None:
+            return True
+        return (await self.loader.load(before)).event.membership != "join"
 
-    async def _joined_room(
+    async def _joined_rooms(
         self,
         request: SyncRequest,
-        membership: MembershipRecord,
+        joined: list[MembershipRecord],
         since: StreamToken | None,
         upto: StreamToken,
-        account_data: list[dict[str, Any]],
-        ephemeral: list[dict[str, Any]],
-        summary: tuple[dict[str, int], list[str]],
-    ) -> dict[str, Any]:
-        room_id = membership.room_id
+        account_data: dict[str, list[dict[str, Any]]],
+        ephemeral: dict[str, list[dict[str, Any]]],
+    ) -> dict[str, dict[str, Any]]:
+        """The rooms.join section, each step one query for all the rooms together."""
+        if not joined:
+            return {}
         room_filter = request.filter.room
-        since_events = since.events if since else 0
-        timeline, limited = await self._timeline(
-            request, room_id, since_events, upto.events, room_filter.timeline, membership
-        )
-        if since is None:
-            limited = limited or bool(timeline)
-        first = timeline[0] if timeline else None
-        if since is None or limited:
-            state_ids = await self._state_between(
-                room_id, since.events if since else None, first, upto.events
+        limit = room_filter.timeline.limit or 10
+        # A room joined since the last sync is new to the client: it gets the whole state.
+        room_since: dict[str, int | None] = {}
+        for membership in joined:
+            fresh = since is None or await self._newly_joined(membership, since)
+            room_since[membership.room_id] = None if fresh or since is None else since.events
+        pages: dict[str, list[StoredEvent]] = {}
+        for first_position in {0 if s is None else s for s in room_since.values()}:
+            ids = [r for r, s in room_since.items() if (s or 0) == first_position]
+            pages.update(
+                await self.stores.events.room_stream_pages(
+                    ids, first_position, upto.events, limit + 1
+                )
             )
-        else:
-            state_ids = {}
-        timeline_ids = {i.event.event_id for i in timeline}
-        state_filter = room_filter.state
-        if state_filter.lazy_load_members or room_filter.timeline.lazy_load_members:
-            senders = {i.event.sender for i in timeline} | {request.requester.user_id}
-            state_ids = {k: v for k, v in state_ids.items() if k[0] != MEMBER or k[1] in senders}
+        candidates: list[tuple[list[LoadedEvent], MembershipRecord]] = []
+        for membership in joined:
+            version = await self.loader.room_version(membership.room_id)
+            assert version is not None
+            items = [
+                i
+                for i in self.loader.wrap(reversed(pages[membership.room_id][:limit]), version)
+                if room_filter.timeline.allows_event(i.event.data)
+            ]
+            candidates.append((items, membership))
+        visible = await self.history.visible_in_rooms(request.requester.user_id, candidates)
+        timelines: dict[str, tuple[list[LoadedEvent], bool]] = {}
+        for membership, items in zip(joined, visible, strict=True):
+            room_id = membership.room_id
+            limited = len(pages[room_id]) > limit or (room_since[room_id] is None and bool(items))
+            timelines[room_id] = (items, limited)
+        state_ids = await self._states_before_timelines(
+            {r: s for r, s in room_since.items() if s is None or timelines[r][1]},
+            timelines,
+            upto,
+            request,
+        )
         loaded_state = await self.loader.load_many(
-            v for v in state_ids.values() if v not in timeline_ids
+            event_id for ids in state_ids.values() for event_id in ids.values()
         )
-        state = [i for i in loaded_state.values() if state_filter.allows_event(i.event.data)]
-        prev_batch = (
-            topological_token(first.depth, first.stream_ordering)
-            if first is not None
-            else upto.serialize()
+        state: dict[str, list[LoadedEvent]] = {}
+        for room_id, ids in state_ids.items():
+            in_timeline = {i.event.event_id for i in timelines[room_id][0]}
+            state[room_id] = [
+                loaded_state[e]
+                for e in ids.values()
+                if e in loaded_state
+                and e not in in_timeline
+                and room_filter.state.allows_event(loaded_state[e].event.data)
+            ]
+        ordered: list[LoadedEvent] = []
+        for membership in joined:
+            ordered.extend(timelines[membership.room_id][0])
+            ordered.extend(state.get(membership.room_id, ()))
+        serialized = iter(await self._serialize(request, ordered))
+        summaries = await self.stores.rooms.summaries(
+            [m.room_id for m in joined], request.requester.user_id
         )
-        counts, heroes = summary
-        return {
-            "timeline": {
-                "events": await self._serialize(request, timeline),
-                "limited": limited,
-                "prev_batch": prev_batch,
-            },
-            "state": {"events": await self._serialize(request, state)},
-            "account_data": {"events": account_data},
-            "ephemeral": {"events": ephemeral},
-            "summary": {
-                "m.heroes": heroes,
-                "m.joined_member_count": counts.get("join", 0),
-                "m.invited_member_count": counts.get("invite", 0),
-            },
-            "unread_notifications": {"highlight_count": 0, "notification_count": 0},
-            "unread_thread_notifications": {},
-        }
+        result: dict[str, dict[str, Any]] = {}
+        for membership in joined:
+            room_id = membership.room_id
+            timeline, limited = timelines[room_id]
+            first = timeline[0] if timeline else None
+            counts, heroes = summaries[room_id]
+            result[room_id] = {
+                "timeline": {
+                    "events": [next(serialized) for _ in timeline],
+                    "limited": limited,
+                    "prev_batch": topological_token(first.depth, first.stream_ordering)
+                    if first is not None
+                    else upto.serialize(),
+                },
+                "state": {"events": [next(serialized) for _ in state.get(room_id, ())]},
+                "account_data": {"events": account_data.get(room_id, [])},
+                "ephemeral": {"events": ephemeral.get(room_id, [])},
+                "summary": {
+                    "m.heroes": heroes,
+                    "m.joined_member_count": counts.get("join", 0),
+                    "m.invited_member_count": counts.get("invite", 0),
+                },
+                "unread_notifications": {"highlight_count": 0, "notification_count": 0},
+                "unread_thread_notifications": {},
+            }
+        return result
+
+    async def _states_before_timelines(
+        self,
+        room_since: dict[str, int | None],
+        timelines: dict[str, tuple[list[LoadedEvent], bool]],
+        upto: StreamToken,
+        request: SyncRequest,
+    ) -> dict[str, dict[StateKey, str]]:
+        """For each room: the state at the start of its timeline, minus what the client had
+        at its `since` position (all of it when that is None)."""
+        if not room_since:
+            return {}
+        current = await self.stores.rooms.current_state_positions(list(room_since))
+        result: dict[str, dict[StateKey, str]] = {}
+        # Rooms whose state changed at or after the timeline's start: (room, position of the
+        # state wanted, position the client had it at).
+        from_snapshots: list[tuple[str, int, int | None]] = []
+        for room_id, since_events in room_since.items():
+            timeline = timelines[room_id][0]
+            boundary = timeline[0].stream_ordering if timeline else upto.events + 1
+            entries = current[room_id]
+            if entries and max(position for _, position in entries.values()) < boundary:
+                # No state changed from the timeline's start on: current state is the state
+                # before it, and what changed since `since` is what was set after it.
+                result[room_id] = {
+                    key: event_id
+                    for key, (event_id, position) in entries.items()
+                    if since_events is None or position > since_events
+                }
+            else:
+                from_snapshots.append((room_id, boundary - 1, since_events))
+        if from_snapshots:
+            result.update(await self._states_from_snapshots(from_snapshots))
+        room_filter = request.filter.room
+        if room_filter.state.lazy_load_members or room_filter.timeline.lazy_load_members:
+            for room_id, ids in result.items():
+                senders = {i.event.sender for i in timelines[room_id][0]}
+                senders.add(request.requester.user_id)
+                result[room_id] = {
+                    k: v for k, v in ids.items() if k[0] != MEMBER or k[1] in senders
+                }
+        return result
+
+    async def _states_from_snapshots(
+        self, wanted: list[tuple[str, int, int | None]]
+    ) -> dict[str, dict[StateKey, str]]:
+        """For each (room, position, since): the room's state at the position, minus its
+        state at `since` when that is given."""
+        positions = [(room_id, position) for room_id, position, _ in wanted]
+        positions += [(room_id, since) for room_id, _, since in wanted if since is not None]
+        groups = await self.stores.events.state_groups_at(positions)
+        states = await self.stores.state.get_states(g for g in groups if g is not None)
+        at_since = iter(groups[len(wanted) :])
+        result: dict[str, dict[StateKey, str]] = {}
+        for (room_id, _, since), group in zip(wanted, groups[: len(wanted)], strict=True):
+            now = states[group] if group is not None else {}
+            if since is not None:
+                old_group = next(at_since)
+                old = states[old_group] if old_group is not None else {}
+                now = {k: v for k, v in now.items() if old.get(k) != v}
+            result[room_id] = now
+        return result
 
     async def _stripped(self, room_id: str, membership: MembershipRecord) -> list[dict[str, Any]]:
         ids = await self.stores.rooms.current_state_ids(room_id, list(_STRIPPED_STATE))
@@ -345,13 +489,11 @@ class SyncService:
             membership,
         )
         first = timeline[0] if timeline else None
-        state_ids = (
-            await self._state_between(
-                room_id, since.events if since else None, first, membership.stream_ordering
-            )
-            if limited or since is None
-            else {}
-        )
+        state_ids: dict[StateKey, str] = {}
+        if limited or since is None:
+            boundary = first.stream_ordering - 1 if first else membership.stream_ordering
+            wanted = (room_id, boundary, since.events if since else None)
+            state_ids = (await self._states_from_snapshots([wanted]))[room_id]
         timeline_ids = {i.event.event_id for i in timeline}
         state = await self.loader.load_many(v for v in state_ids.values() if v not in timeline_ids)
         return {

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from homeserver.services.clock import Clock
+from homeserver.services.lru_cache import LruCache
 from homeserver.streams.writer import StreamWriter
 from homeserver.types.errors import BadRequest, Codes
 from homeserver.types.ids import UserID
 from homeserver.types.requester import Requester
+from homeserver.types.stream_token import Stream
 from storage.stores import Stores
 from storage.stores.to_device import ToDeviceMessage
 
@@ -23,6 +25,8 @@ class ToDeviceService:
         self.clock = clock
         self.writer = writer
         self.server_name = server_name
+        # Per device, the position up to which its delivered messages are already deleted.
+        self._acknowledged: LruCache[tuple[str, str], int] = LruCache(100_000)
 
     async def send(
         self,
@@ -91,4 +95,10 @@ class ToDeviceService:
         ], reached
 
     async def acknowledge(self, user_id: str, device_id: str, upto: int) -> None:
+        key = (user_id, device_id)
+        done = self._acknowledged.get(key)
+        index = self.writer.notifier.changes(Stream.TO_DEVICE)
+        if done is not None and (upto <= done or not index.changed(user_id, done)):
+            return
         await self.stores.to_device.delete_delivered(user_id, device_id, upto)
+        self._acknowledged.put(key, max(upto, done or 0))

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
+from homeserver.streams.change_index import ChangeIndex
 from homeserver.types.stream_token import Stream, StreamToken
 
 
@@ -33,6 +34,8 @@ class StreamNotifier(Protocol):
     def current_token(self) -> StreamToken: ...
 
     def listen(self, user_id: str, rooms: Iterable[str]) -> AbstractContextManager[Listener]: ...
+
+    def changes(self, stream: Stream) -> ChangeIndex: ...
 
 
 class _Waiter:
@@ -62,6 +65,7 @@ class LocalNotifier:
 
     def __init__(self, current: StreamToken) -> None:
         self._current = current
+        self._changes = {stream: ChangeIndex(current.get(stream)) for stream in Stream}
         self._by_user: dict[str, set[_Waiter]] = {}
         self._by_room: dict[str, set[_Waiter]] = {}
 
@@ -82,12 +86,20 @@ class LocalNotifier:
         rooms: Iterable[str] = (),
     ) -> None:
         self._current = self._current.advance(stream, position)
+        users = tuple(users)
+        rooms = tuple(rooms)
+        index = self._changes[stream]
+        index.record(position, users)
+        index.record(position, rooms)
         for user_id in users:
             for waiter in self._by_user.get(user_id, ()):
                 waiter.event.set()
         for room_id in rooms:
             for waiter in self._by_room.get(room_id, ()):
                 waiter.event.set()
+
+    def changes(self, stream: Stream) -> ChangeIndex:
+        return self._changes[stream]
 
     @contextmanager
     def listen(self, user_id: str, rooms: Iterable[str]) -> Iterator[_Waiter]:

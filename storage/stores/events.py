@@ -53,9 +53,8 @@ class Extremity:
 
 
 _STORED_COLUMNS = """e.event_id, e.room_id, e.stream_ordering, e.depth, e.json,
-    (SELECT r.event_id FROM redactions r JOIN events re ON re.event_id = r.event_id
-      WHERE r.redacts = e.event_id AND re.rejected_reason IS NULL
-      ORDER BY re.stream_ordering LIMIT 1) AS redacted_by,
+    (SELECT r.event_id FROM redactions r WHERE r.redacts = e.event_id
+      ORDER BY r.stream_ordering LIMIT 1) AS redacted_by,
     e.rejected_reason, e.outlier, e.state_group"""
 
 
@@ -117,12 +116,13 @@ class EventStore:
                 row.event_id,
                 list(row.auth_event_ids),
             )
-        if row.redacts is not None:
+        if row.redacts is not None and row.rejected_reason is None:
             await conn.execute(
                 "insert_redaction",
-                "INSERT INTO redactions (event_id, redacts) VALUES ($1, $2)",
+                "INSERT INTO redactions (event_id, redacts, stream_ordering) VALUES ($1, $2, $3)",
                 row.event_id,
                 row.redacts,
+                row.stream_ordering,
             )
 
     async def replace_extremities(
@@ -237,6 +237,31 @@ class EventStore:
         )
         return [_stored(row) for row in rows]
 
+    async def room_stream_pages(
+        self, room_ids: list[str], since: int, upto: int, limit: int
+    ) -> dict[str, list[StoredEvent]]:
+        """`room_stream_page` for many rooms in one query."""
+        rows = await self.db.fetch(
+            "room_stream_pages",
+            f"""SELECT {_STORED_COLUMNS}
+                FROM unnest($1::text[]) AS wanted(room_id)
+                CROSS JOIN LATERAL (
+                    SELECT * FROM events e
+                    WHERE e.room_id = wanted.room_id AND e.stream_ordering > $2
+                      AND e.stream_ordering <= $3 AND NOT e.outlier
+                      AND e.rejected_reason IS NULL
+                    ORDER BY e.stream_ordering DESC LIMIT $4) AS e
+                ORDER BY e.room_id, e.stream_ordering DESC""",
+            room_ids,
+            since,
+            upto,
+            limit,
+        )
+        pages: dict[str, list[StoredEvent]] = {room_id: [] for room_id in room_ids}
+        for row in rows:
+            pages[row["room_id"]].append(_stored(row))
+        return pages
+
     async def state_group_at(self, room_id: str, stream_ordering: int) -> int | None:
         """The state snapshot after the room's last event at or before a stream position."""
         return await self.db.fetchval(
@@ -248,6 +273,24 @@ class EventStore:
             room_id,
             stream_ordering,
         )
+
+    async def state_groups_at(self, positions: Iterable[tuple[str, int]]) -> list[int | None]:
+        """`state_group_at` for many (room, stream position) pairs, in the order given."""
+        pairs = list(positions)
+        if not pairs:
+            return []
+        rows = await self.db.fetch(
+            "state_groups_at_stream",
+            """SELECT w.n, (SELECT e.state_group FROM events e
+                            WHERE e.room_id = w.room_id AND e.stream_ordering <= w.position
+                              AND NOT e.outlier AND e.rejected_reason IS NULL
+                            ORDER BY e.stream_ordering DESC LIMIT 1) AS state_group
+               FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS w(room_id, position, n)
+               ORDER BY w.n""",
+            [room_id for room_id, _ in pairs],
+            [position for _, position in pairs],
+        )
+        return [row["state_group"] for row in rows]
 
     async def position_at(self, room_id: str, stream_ordering: int) -> tuple[int, int] | None:
         """(depth, stream) of the room's last event at or before a stream position."""

@@ -94,6 +94,24 @@ class RoomStore:
             )
         return {(r["type"], r["state_key"]): r["event_id"] for r in rows}
 
+    async def current_state_positions(
+        self, room_ids: list[str]
+    ) -> dict[str, dict[StateKey, tuple[str, int]]]:
+        """For each room, its current state with the stream position each entry was set at."""
+        rows = await self.db.fetch(
+            "current_state_positions",
+            """SELECT room_id, type, state_key, event_id, stream_ordering FROM current_state
+               WHERE room_id = ANY($1::text[])""",
+            room_ids,
+        )
+        result: dict[str, dict[StateKey, tuple[str, int]]] = {r: {} for r in room_ids}
+        for row in rows:
+            result[row["room_id"]][(row["type"], row["state_key"])] = (
+                row["event_id"],
+                row["stream_ordering"],
+            )
+        return result
+
     async def update_current_state(
         self, room_id: str, delta: Mapping[StateKey, str], stream_ordering: int, conn: Connection
     ) -> None:

@@ -103,6 +103,37 @@ class StateStore:
             )
         return {(r["type"], r["state_key"]): r["event_id"] for r in rows}
 
+    async def get_states(
+        self, groups: Iterable[int], types: Iterable[StateKey] | None = None
+    ) -> dict[int, dict[StateKey, str]]:
+        """`get_state` for many snapshots in one query."""
+        wanted_groups = sorted(set(groups))
+        result: dict[int, dict[StateKey, str]] = {g: {} for g in wanted_groups}
+        if not wanted_groups:
+            return result
+        wanted = list(types) if types is not None else None
+        rows = await self.db.fetch(
+            "get_state_groups",
+            """WITH RECURSIVE chain (start, id, prev_group, distance) AS (
+                   SELECT id, id, prev_group, 0 FROM state_groups WHERE id = ANY($1::bigint[])
+                   UNION ALL
+                   SELECT c.start, g.id, g.prev_group, c.distance + 1
+                   FROM state_groups g JOIN chain c ON g.id = c.prev_group
+               )
+               SELECT DISTINCT ON (c.start, s.type, s.state_key)
+                      c.start, s.type, s.state_key, s.event_id
+               FROM state_group_entries s JOIN chain c ON s.state_group = c.id
+               WHERE $2::text[] IS NULL
+                  OR (s.type, s.state_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+               ORDER BY c.start, s.type, s.state_key, c.distance""",
+            wanted_groups,
+            [k[0] for k in wanted] if wanted is not None else None,
+            [k[1] for k in wanted] if wanted is not None else None,
+        )
+        for row in rows:
+            result[row["start"]][(row["type"], row["state_key"])] = row["event_id"]
+        return result
+
     async def get_state_of_type(
         self, group: int, event_type: str, conn: Connection | None = None
     ) -> dict[StateKey, str]:

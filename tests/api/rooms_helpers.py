@@ -41,3 +41,13 @@ class User:
 
     async def messages(self, room_id: str, **params: str) -> Response:
         return await self.call("GET", f"/rooms/{room_id}/messages", params=params)
+
+
+async def users_in_public_room(client: Client, *names: str) -> tuple[list[User], str]:
+    """Registered users, the first of whom created a public room that the others joined."""
+    users = [await User.register(client, name) for name in names]
+    room_id = await users[0].create_room(preset="public_chat")
+    for user in users[1:]:
+        joined = await user.join(room_id)
+        assert joined.status == 200, joined.body
+    return users, room_id

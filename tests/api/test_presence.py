@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from tests.api.harness import Client
-from tests.api.rooms_helpers import User
+from tests.api.rooms_helpers import User, users_in_public_room
 
 
 async def test_presence_set_get_and_sync(client: Client) -> None:
-    alice = await User.register(client, "alice")
-    bob = await User.register(client, "bob")
+    (alice, bob), _room_id = await users_in_public_room(client, "alice", "bob")
     carol = await User.register(client, "carol")
-    room_id = await alice.create_room(preset="public_chat")
-    await bob.join(room_id)
     token = (await bob.call("GET", "/sync")).body["next_batch"]
     put = await alice.call(
         "PUT",
@@ -48,10 +45,7 @@ async def test_sync_sets_online(client: Client) -> None:
 
 
 async def test_privacy_switch_hides_presence(client: Client) -> None:
-    alice = await User.register(client, "alice")
-    bob = await User.register(client, "bob")
-    room_id = await alice.create_room(preset="public_chat")
-    await bob.join(room_id)
+    (alice, bob), _room_id = await users_in_public_room(client, "alice", "bob")
     await alice.call(
         "PUT",
         f"/user/{alice.user_id}/account_data/org.homeserver.presence",

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from tests.api.harness import Client
-from tests.api.rooms_helpers import User
+from tests.api.rooms_helpers import User, users_in_public_room
 
 
 async def sync(user: User, **params: Any) -> dict[str, Any]:
@@ -72,10 +72,7 @@ async def test_limited_timeline_and_prev_batch(client: Client) -> None:
 
 
 async def test_long_poll_wakes_on_message(client: Client) -> None:
-    alice = await User.register(client, "alice")
-    bob = await User.register(client, "bob")
-    room_id = await alice.create_room(preset="public_chat")
-    await bob.join(room_id)
+    (alice, bob), room_id = await users_in_public_room(client, "alice", "bob")
     token = (await sync(bob))["next_batch"]
 
     async def later() -> None:
@@ -179,10 +176,7 @@ async def test_sync_filters_and_bad_params(client: Client) -> None:
 
 
 async def test_typing_in_sync(client: Client) -> None:
-    alice = await User.register(client, "alice")
-    bob = await User.register(client, "bob")
-    room_id = await alice.create_room(preset="public_chat")
-    await bob.join(room_id)
+    (alice, bob), room_id = await users_in_public_room(client, "alice", "bob")
     token = (await sync(bob))["next_batch"]
     typing = await alice.call(
         "PUT", f"/rooms/{room_id}/typing/{alice.user_id}", {"typing": True, "timeout": 300}
@@ -200,10 +194,7 @@ async def test_typing_in_sync(client: Client) -> None:
 
 
 async def test_receipts_public_and_private(client: Client) -> None:
-    alice = await User.register(client, "alice")
-    bob = await User.register(client, "bob")
-    room_id = await alice.create_room(preset="public_chat")
-    await bob.join(room_id)
+    (alice, bob), room_id = await users_in_public_room(client, "alice", "bob")
     event_id = (await alice.send(room_id, "read me")).body["event_id"]
     alice_token = (await sync(alice))["next_batch"]
     bob_token = (await sync(bob))["next_batch"]

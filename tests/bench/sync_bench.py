@@ -34,6 +34,7 @@ async def main(args: argparse.Namespace) -> None:
             assert len(response.body["rooms"]["join"]) == args.rooms
             token = response.body["next_batch"]
         print(summary(f"initial sync, {args.rooms} rooms", initial))
+        print("  samples (ms):", [round(s * 1000) for s in initial])
         empty: list[float] = []
         cpu_before = time.process_time()
         for _ in range(args.empty):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
+from homeserver.streams.change_index import ChangeIndex
 from homeserver.streams.notifier import LocalNotifier
 from homeserver.types.stream_token import InvalidToken, Stream, StreamToken
 
@@ -69,3 +70,32 @@ async def test_writer_holds_back_changes_behind_an_in_flight_position() -> None:
         writer.abandoned(1)
         assert await listener.wait(0.01) is True
         assert notifier.current_token.events == 2
+
+
+def test_change_index_answers_only_for_positions_it_saw() -> None:
+    index = ChangeIndex(start=10)
+    index.record(11, ["@a:x", "!r:x"])
+    index.record(13, ["@b:x"])
+    assert index.changed("@a:x", 10) and not index.changed("@a:x", 11)
+    assert not index.changed("@c:x", 10)
+    assert index.changed_among(["@a:x", "@b:x", "@c:x"], 12) == {"@b:x"}
+    # Before the index started, or past its head (a restarted in-memory stream): unknown.
+    assert index.changed("@c:x", 9) and index.changed_among(["@c:x"], 9) is None
+    assert index.changed("@c:x", 14) and index.changed_among(["@c:x"], 14) is None
+
+
+def test_change_index_forgets_the_oldest_and_says_so() -> None:
+    index = ChangeIndex(start=0, max_entities=4)
+    for position, user in enumerate(["@a:x", "@b:x", "@c:x", "@d:x", "@e:x"], start=1):
+        index.record(position, [user])
+    # @a's change was forgotten, so positions before it can no longer be answered.
+    assert index.changed_among(["@a:x"], 0) is None
+    assert index.changed_among(["@e:x", "@a:x"], 4) == {"@e:x"}
+
+
+def test_notifier_records_changes_by_stream() -> None:
+    notifier = LocalNotifier(StreamToken(events=3))
+    notifier.notify(Stream.EVENTS, 4, rooms=["!r:x"], users=["@a:x"])
+    events = notifier.changes(Stream.EVENTS)
+    assert events.changed("!r:x", 3) and events.changed("@a:x", 3)
+    assert not notifier.changes(Stream.RECEIPTS).changed("!r:x", 0)

@@ -1,0 +1,190 @@
+"""/sync scenarios: joins after a token, rejoins, profile changes, lazy loading, forgetting,
+tokens from before a restart and long-polls woken by each stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.harness import Client, make_config, start_server
+from tests.api.rooms_helpers import User, users_in_public_room
+from tests.api.test_sync import bodies, sync
+
+
+def state_types(room: dict[str, Any]) -> set[str]:
+    return {e["type"] for e in room["state"]["events"]}
+
+
+def member_keys(room: dict[str, Any]) -> set[str]:
+    return {e["state_key"] for e in room["state"]["events"] if e["type"] == "m.room.member"}
+
+
+async def test_room_joined_after_the_token_comes_with_its_state(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat", name="Lobby", topic="hi")
+    for n in range(12):
+        await alice.send(room_id, f"m{n}")
+    token = (await sync(bob))["next_batch"]
+    await bob.join(room_id)
+    room = (await sync(bob, since=token))["rooms"]["join"][room_id]
+    assert room["timeline"]["limited"] is True
+    timeline_types = {e["type"] for e in room["timeline"]["events"]}
+    assert {"m.room.create", "m.room.name", "m.room.topic"} <= state_types(room) | timeline_types
+    assert room["summary"]["m.joined_member_count"] == 2
+
+
+async def test_profile_change_is_an_incremental_update(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room(name="Mine")
+    token = (await sync(alice))["next_batch"]
+    changed = await alice.call(
+        "PUT", f"/profile/{alice.user_id}/displayname", {"displayname": "Alice"}
+    )
+    assert changed.status == 200
+    room = (await sync(alice, since=token))["rooms"]["join"][room_id]
+    assert room["timeline"]["limited"] is False
+    assert room["state"]["events"] == []
+    [member] = room["timeline"]["events"]
+    assert member["content"]["displayname"] == "Alice"
+
+
+async def test_leave_then_rejoin(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat", name="Door")
+    await bob.join(room_id)
+    token = (await sync(bob))["next_batch"]
+    left = await bob.call("POST", f"/rooms/{room_id}/leave", {})
+    assert left.status == 200
+    after_leave = await sync(bob, since=token)
+    assert room_id in after_leave["rooms"]["leave"]
+    assert room_id not in after_leave["rooms"]["join"]
+    await alice.send(room_id, "while bob was away")
+    await bob.join(room_id)
+    back = await sync(bob, since=after_leave["next_batch"])
+    room = back["rooms"]["join"][room_id]
+    assert room_id not in back["rooms"]["leave"]
+    assert "while bob was away" in bodies(room)
+    timeline_types = {e["type"] for e in room["timeline"]["events"]}
+    assert "m.room.name" in state_types(room) | timeline_types
+
+
+async def test_lazy_loaded_members_are_the_timeline_senders(client: Client) -> None:
+    (alice, bob, carol), room_id = await users_in_public_room(client, "alice", "bob", "carol")
+    for n in range(5):
+        await bob.send(room_id, f"b{n}")
+    lazy = json.dumps({"room": {"state": {"lazy_load_members": True}, "timeline": {"limit": 3}}})
+    room = (await sync(alice, filter=lazy))["rooms"]["join"][room_id]
+    assert member_keys(room) == {alice.user_id, bob.user_id}
+    full = (await sync(alice, filter=json.dumps({"room": {"timeline": {"limit": 3}}})))["rooms"]
+    assert member_keys(full["join"][room_id]) == {alice.user_id, bob.user_id, carol.user_id}
+
+
+async def test_forgotten_room_leaves_the_leave_section(client: Client) -> None:
+    (_alice, bob), room_id = await users_in_public_room(client, "alice", "bob")
+    include_leave = json.dumps({"room": {"include_leave": True}})
+    await sync(bob, filter=include_leave)
+    await bob.call("POST", f"/rooms/{room_id}/leave", {})
+    assert room_id in (await sync(bob, filter=include_leave))["rooms"]["leave"]
+    forgot = await bob.call("POST", f"/rooms/{room_id}/forget", {})
+    assert forgot.status == 200
+    assert room_id not in (await sync(bob, filter=include_leave))["rooms"]["leave"]
+
+
+async def test_token_from_before_a_restart_keeps_working(
+    database_url: str, tmp_path: Path, client: Client
+) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room()
+    token = (await sync(alice))["next_batch"]
+    await alice.send(room_id, "before the restart")
+    other = await start_server(make_config(database_url, tmp_path))
+    try:
+        alice.client.base_url = f"http://127.0.0.1:{other.port}"
+        after = await sync(alice, since=token)
+        assert bodies(after["rooms"]["join"][room_id]) == ["before the restart"]
+        empty = await sync(alice, since=after["next_batch"])
+        assert empty["rooms"]["join"] == {}
+    finally:
+        await other.stop()
+
+
+async def _woken_by(
+    user: User, action: Callable[[], Awaitable[object]], token: str
+) -> tuple[dict[str, Any], float]:
+    async def later() -> None:
+        await asyncio.sleep(0.2)
+        await action()
+
+    started = time.monotonic()
+    task = asyncio.create_task(later())
+    body = await sync(user, since=token, timeout=10_000)
+    await task
+    return body, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    "stream", ["message", "account_data", "room_account_data", "receipt", "typing", "to_device"]
+)
+async def test_long_poll_wakes_on_each_stream(client: Client, stream: str) -> None:
+    (alice, bob), room_id = await users_in_public_room(client, "alice", "bob")
+    event_id = (await alice.send(room_id, "x")).body["event_id"]
+    token = (await sync(bob))["next_batch"]
+    actions: dict[str, Callable[[], Awaitable[object]]] = {
+        "message": lambda: alice.send(room_id, "wake"),
+        "account_data": lambda: bob.call(
+            "PUT", f"/user/{bob.user_id}/account_data/org.example", {"n": 1}
+        ),
+        "room_account_data": lambda: bob.call(
+            "PUT", f"/user/{bob.user_id}/rooms/{room_id}/account_data/org.example", {"n": 1}
+        ),
+        "receipt": lambda: alice.call("POST", f"/rooms/{room_id}/receipt/m.read/{event_id}", {}),
+        "typing": lambda: alice.call(
+            "PUT", f"/rooms/{room_id}/typing/{alice.user_id}", {"typing": True}
+        ),
+        "to_device": lambda: alice.call(
+            "PUT", "/sendToDevice/m.test/1", {"messages": {bob.user_id: {"*": {"n": 1}}}}
+        ),
+    }
+    body, elapsed = await _woken_by(bob, actions[stream], token)
+    assert elapsed < 3, stream
+    joined = body["rooms"]["join"].get(room_id, {})
+    delivered = {
+        "message": lambda: bodies(joined) == ["wake"],
+        "account_data": lambda: (
+            body["account_data"]["events"] == [{"type": "org.example", "content": {"n": 1}}]
+        ),
+        "room_account_data": lambda: (
+            joined["account_data"]["events"] == [{"type": "org.example", "content": {"n": 1}}]
+        ),
+        "receipt": lambda: joined["ephemeral"]["events"][0]["type"] == "m.receipt",
+        "typing": lambda: (
+            joined["ephemeral"]["events"]
+            == [{"type": "m.typing", "content": {"user_ids": [alice.user_id]}}]
+        ),
+        "to_device": lambda: (
+            body["to_device"]["events"]
+            == [{"sender": alice.user_id, "type": "m.test", "content": {"n": 1}}]
+        ),
+    }
+    assert delivered[stream](), body
+
+
+async def test_long_poll_wakes_on_presence(client: Client) -> None:
+    (alice, bob), _room_id = await users_in_public_room(client, "alice", "bob")
+    token = (await sync(bob))["next_batch"]
+    body, elapsed = await _woken_by(
+        bob,
+        lambda: alice.call("PUT", f"/presence/{alice.user_id}/status", {"presence": "unavailable"}),
+        token,
+    )
+    assert elapsed < 3
+    senders = {e["sender"]: e["content"]["presence"] for e in body["presence"]["events"]}
+    assert senders.get(alice.user_id) == "unavailable"
