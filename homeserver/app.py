@@ -37,6 +37,7 @@ from homeserver.services.profiles import ProfileService
 from homeserver.services.public_rooms import PublicRoomsService
 from homeserver.services.ratelimit import Bucket, RateLimiter
 from homeserver.services.receipts import ReceiptService
+from homeserver.services.recent_room_events import RecentRoomEvents
 from homeserver.services.registration import RegistrationPolicy, RegistrationService
 from homeserver.services.room_creation import RoomCreationService
 from homeserver.services.room_events import RoomEventsService
@@ -199,6 +200,7 @@ async def build_services(
             typing,
             presence,
             memberships,
+            RecentRoomEvents(stores),
             notifier,
             clock,
         ),

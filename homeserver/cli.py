@@ -19,6 +19,7 @@ from homeserver.config import (
     production_config,
     render_config,
 )
+from homeserver.gc_policy import start_gc_policy
 from homeserver.logging_setup import configure_logging
 
 CONFIG_FILE_NAME = "homeserver.yaml"
@@ -89,9 +90,11 @@ async def _serve(config: HomeserverConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
+    gc_policy = start_gc_policy()
     try:
         await stop.wait()
     finally:
+        await gc_policy.stop()
         await server.stop()
 
 

@@ -37,7 +37,9 @@ async def change_password(ctx: RequestContext, body: PasswordBody) -> dict[str, 
     return {}
 
 
-@routes.client("POST", "/account/deactivate", auth=Auth.REQUIRED, body=DeactivateBody)
+@routes.client(
+    "POST", "/account/deactivate", auth=Auth.REQUIRED, body=DeactivateBody, activity=False
+)
 async def deactivate(ctx: RequestContext, body: DeactivateBody) -> dict[str, Any]:
     await ctx.services.account.deactivate(ctx.user, ctx.http.path, ctx.json)
     # No identity server bindings are ever made by this server, so none were removed.

@@ -55,13 +55,13 @@ async def refresh(ctx: RequestContext, body: RefreshBody) -> dict[str, Any]:
     }
 
 
-@routes.client("POST", "/logout", auth=Auth.REQUIRED, allow_guests=True)
+@routes.client("POST", "/logout", auth=Auth.REQUIRED, allow_guests=True, activity=False)
 async def logout(ctx: RequestContext) -> dict[str, Any]:
     await ctx.services.login.logout(ctx.user)
     return {}
 
 
-@routes.client("POST", "/logout/all", auth=Auth.REQUIRED, allow_guests=True)
+@routes.client("POST", "/logout/all", auth=Auth.REQUIRED, allow_guests=True, activity=False)
 async def logout_all(ctx: RequestContext) -> dict[str, Any]:
     await ctx.services.login.logout_all(ctx.user)
     return {}

@@ -16,7 +16,12 @@ class PresenceBody(RequestBody):
 
 
 @routes.client(
-    "PUT", "/presence/{user_id}/status", auth=Auth.REQUIRED, allow_guests=True, body=PresenceBody
+    "PUT",
+    "/presence/{user_id}/status",
+    auth=Auth.REQUIRED,
+    allow_guests=True,
+    body=PresenceBody,
+    activity=False,
 )
 async def set_presence(ctx: RequestContext, body: PresenceBody) -> dict[str, Any]:
     await ctx.services.presence.set_status(

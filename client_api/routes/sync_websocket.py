@@ -32,6 +32,7 @@ def _has_news(response: dict[str, Any]) -> bool:
     return bool(
         response["to_device"]["events"]
         or response["account_data"]["events"]
+        or response["presence"]["events"]
         or any(response["rooms"].values())
     )
 

@@ -72,6 +72,8 @@ class Endpoint:
     allow_guests: bool
     ratelimit: str | None
     body: type[BaseModel] | None
+    # Whether a successful call counts as the user being active (presence).
+    activity: bool
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -112,10 +114,22 @@ class RouteTable:
         allow_guests: bool = False,
         ratelimit: str | None = None,
         body: type[BaseModel] | None = None,
+        activity: bool = True,
     ) -> Callable[[Handler], Handler]:
+        """`activity`: a successful non-GET call marks the user active (presence)."""
+
         def register(handler: Handler) -> Handler:
             self.endpoints.append(
-                Endpoint(method, tuple(paths), handler, auth, allow_guests, ratelimit, body)
+                Endpoint(
+                    method,
+                    tuple(paths),
+                    handler,
+                    auth,
+                    allow_guests,
+                    ratelimit,
+                    body,
+                    activity and method != "GET",
+                )
             )
             return handler
 
@@ -154,6 +168,8 @@ def _wrap(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRes
             result = await endpoint.handler(ctx, validate_body(endpoint.body, data))
         else:
             result = await endpoint.handler(ctx)
+        if endpoint.activity and requester is not None:
+            await services.presence.note_action(requester.user_id)
         if isinstance(result, web.StreamResponse):
             return result
         if isinstance(result, tuple):

@@ -57,13 +57,13 @@ class AccountDataService:
         content: dict[str, Any],
     ) -> int:
         """Store and announce; also used by other services for server-managed types."""
-        position = await self.stores.account_data.next_position()
-        await self.writer.write(
-            position,
-            lambda: self.stores.account_data.put(user_id, room_id, data_type, content, position),
+        return await self.writer.write(
+            self.stores.account_data.next_position,
+            lambda position: self.stores.account_data.put(
+                user_id, room_id, data_type, content, position
+            ),
             users=[user_id],
         )
-        return position
 
     async def get(
         self, requester: Requester, user_id: str, room_id: str | None, data_type: str

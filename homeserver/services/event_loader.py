@@ -51,7 +51,10 @@ class EventLoader:
         return event
 
     async def load_many(self, event_ids: Iterable[str]) -> dict[str, LoadedEvent]:
-        stored = await self.stores.events.get_events(event_ids)
+        wanted = list(event_ids)
+        if not wanted:
+            return {}
+        stored = await self.stores.events.get_events(wanted)
         result = {}
         for event_id, row in stored.items():
             version = await self.room_version(row.room_id)

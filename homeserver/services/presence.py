@@ -45,17 +45,21 @@ class PresenceService:
         self.writer = writer
         self.server_name = server_name
         self.enabled = enabled
+        # When each user's clients last synced: connected clients keep a user from going
+        # offline.
         self._last_seen: dict[str, int] = {}
+        # When each user last did something (sent, read, typed, set presence): it drives
+        # last_active_ago, currently_active and the idle timeout.
+        self._last_active: dict[str, int] = {}
         # The stored row of each user in `_last_seen`, so activity costs no database read.
         self._rows: dict[str, PresenceRow] = {}
         self._sweeper = PeriodicTask("presence-sweep", _SWEEP_EVERY_S, self._sweep)
 
     async def _write(self, row: PresenceRow) -> None:
         sharing = await self.stores.presence.users_sharing_rooms(row.user_id)
-        position = await self.stores.presence.next_position()
         await self.writer.write(
-            position,
-            lambda: self.stores.presence.put(row, position),
+            self.stores.presence.next_position,
+            lambda position: self.stores.presence.put(row, position),
             users={row.user_id, *sharing},
         )
         if row.user_id in self._last_seen:
@@ -71,6 +75,7 @@ class PresenceService:
 
     def _forget(self, user_id: str) -> None:
         self._last_seen.pop(user_id, None)
+        self._last_active.pop(user_id, None)
         self._rows.pop(user_id, None)
 
     async def set_status(
@@ -84,26 +89,40 @@ class PresenceService:
             return
         now = self.clock.time_ms()
         self._last_seen[user_id] = now
+        self._last_active[user_id] = now
         await self._write(
             PresenceRow(user_id, state, status_msg, now, currently_active=state == ONLINE)
         )
 
     async def note_activity(self, user_id: str, set_presence: str | None) -> None:
-        """A sync (or other activity): online unless the client asked otherwise."""
+        """A sync: the client is connected. It brings an offline user online, or sets the
+        state the client asked for; staying in the same state is not news, so a syncing
+        user does not wake everyone who shares a room with them over and over."""
         if not self.enabled:
             return
         now = self.clock.time_ms()
         self._last_seen[user_id] = now
-        wanted = set_presence or ONLINE
         current = await self._current(user_id)
-        if (
-            current is not None
-            and current.state == wanted
-            and (wanted != ONLINE or now - current.last_active_ts < CURRENTLY_ACTIVE_MS // 2)
-        ):
+        state = current.state if current is not None else OFFLINE
+        wanted = set_presence or (ONLINE if state == OFFLINE else state)
+        if current is not None and state == wanted:
             return
         status = current.status_msg if current else None
-        await self._write(PresenceRow(user_id, wanted, status, now, wanted == ONLINE))
+        active = self._last_active.setdefault(user_id, now)
+        await self._write(PresenceRow(user_id, wanted, status, active, wanted == ONLINE))
+
+    async def note_action(self, user_id: str) -> None:
+        """Something the user did: they are active, and online if they were not."""
+        if not self.enabled:
+            return
+        now = self.clock.time_ms()
+        self._last_seen[user_id] = now
+        self._last_active[user_id] = now
+        current = await self._current(user_id)
+        if current is not None and current.state == ONLINE and current.currently_active:
+            return
+        status = current.status_msg if current else None
+        await self._write(PresenceRow(user_id, ONLINE, status, now, True))
 
     async def _is_hidden(self, user_id: str) -> bool:
         setting = await self.stores.account_data.get(user_id, GLOBAL, PRIVACY_TYPE)
@@ -112,10 +131,12 @@ class PresenceService:
     def _as_content(self, row: PresenceRow, hidden: bool) -> dict[str, Any]:
         if hidden:
             return {"presence": OFFLINE}
+        now = self.clock.time_ms()
+        last_active = max(row.last_active_ts, self._last_active.get(row.user_id, 0))
         content: dict[str, Any] = {
             "presence": row.state,
-            "last_active_ago": max(0, self.clock.time_ms() - row.last_active_ts),
-            "currently_active": row.currently_active,
+            "last_active_ago": max(0, now - last_active),
+            "currently_active": row.currently_active and now - last_active < CURRENTLY_ACTIVE_MS,
         }
         if row.status_msg is not None:
             content["status_msg"] = row.status_msg
@@ -156,23 +177,21 @@ class PresenceService:
         return events
 
     async def _sweep(self) -> None:
-        """Online users without activity go idle, then offline."""
+        """Users whose clients stopped syncing go offline; online users who did nothing for
+        a while go idle (unavailable)."""
         now = self.clock.time_ms()
         for user_id, seen in list(self._last_seen.items()):
             current = await self._current(user_id)
             if current is None or current.state == OFFLINE:
                 self._forget(user_id)
                 continue
+            active = self._last_active.get(user_id, current.last_active_ts)
             if now - seen > OFFLINE_AFTER_MS:
                 self._forget(user_id)
+                await self._write(PresenceRow(user_id, OFFLINE, current.status_msg, active, False))
+            elif current.state == ONLINE and now - active > IDLE_AFTER_MS:
                 await self._write(
-                    PresenceRow(user_id, OFFLINE, current.status_msg, current.last_active_ts, False)
-                )
-            elif current.state == ONLINE and now - current.last_active_ts > IDLE_AFTER_MS:
-                await self._write(
-                    PresenceRow(
-                        user_id, UNAVAILABLE, current.status_msg, current.last_active_ts, False
-                    )
+                    PresenceRow(user_id, UNAVAILABLE, current.status_msg, active, False)
                 )
 
     def start(self) -> None:

@@ -67,12 +67,11 @@ class ReceiptService:
             event_id,
             self.clock.time_ms(),
         )
-        position = await self.stores.receipts.next_position()
         # Private receipts wake only their owner; public ones the whole room.
         private = receipt_type == READ_PRIVATE
         await self.writer.write(
-            position,
-            lambda: self.stores.receipts.put(row, position),
+            self.stores.receipts.next_position,
+            lambda position: self.stores.receipts.put(row, position),
             rooms=[] if private else [room_id],
             users=[requester.user_id] if private else [],
         )

@@ -17,6 +17,7 @@ from homeserver.services.clock import Clock
 from homeserver.services.event_loader import EventLoader, LoadedEvent
 from homeserver.services.presence import PresenceService
 from homeserver.services.receipts import ReceiptService
+from homeserver.services.recent_room_events import RecentRoomEvents
 from homeserver.services.room_history import RoomHistoryService, topological_token
 from homeserver.services.to_device import ToDeviceService
 from homeserver.services.typing import TypingService
@@ -65,10 +66,12 @@ class SyncService:
         typing: TypingService,
         presence: PresenceService,
         memberships: UserMemberships,
+        recent: RecentRoomEvents,
         notifier: StreamNotifier,
         clock: Clock,
     ) -> None:
         self.memberships = memberships
+        self.recent = recent
         self.presence = presence
         self.receipts = receipts
         self.typing = typing
@@ -321,11 +324,7 @@ class SyncService:
         pages: dict[str, list[StoredEvent]] = {}
         for first_position in {0 if s is None else s for s in room_since.values()}:
             ids = [r for r, s in room_since.items() if (s or 0) == first_position]
-            pages.update(
-                await self.stores.events.room_stream_pages(
-                    ids, first_position, upto.events, limit + 1
-                )
-            )
+            pages.update(await self.recent.pages(ids, first_position, upto.events, limit + 1))
         candidates: list[tuple[list[LoadedEvent], MembershipRecord]] = []
         for membership in joined:
             version = await self.loader.room_version(membership.room_id)
@@ -366,15 +365,22 @@ class SyncService:
             ordered.extend(timelines[membership.room_id][0])
             ordered.extend(state.get(membership.room_id, ()))
         serialized = iter(await self._serialize(request, ordered))
-        summaries = await self.stores.rooms.summaries(
-            [m.room_id for m in joined], request.requester.user_id
-        )
+        # The summary is sent when the room is new to the client or its members changed; an
+        # unchanged summary may be left out (spec: /sync, RoomSummary).
+        summarised = [
+            room_id
+            for room_id, since_events in room_since.items()
+            if since_events is None
+            or any(
+                i.event.type == MEMBER for i in (*timelines[room_id][0], *state.get(room_id, ()))
+            )
+        ]
+        summaries = await self.stores.rooms.summaries(summarised, request.requester.user_id)
         result: dict[str, dict[str, Any]] = {}
         for membership in joined:
             room_id = membership.room_id
             timeline, limited = timelines[room_id]
             first = timeline[0] if timeline else None
-            counts, heroes = summaries[room_id]
             result[room_id] = {
                 "timeline": {
                     "events": [next(serialized) for _ in timeline],
@@ -386,11 +392,7 @@ class SyncService:
                 "state": {"events": [next(serialized) for _ in state.get(room_id, ())]},
                 "account_data": {"events": account_data.get(room_id, [])},
                 "ephemeral": {"events": ephemeral.get(room_id, [])},
-                "summary": {
-                    "m.heroes": heroes,
-                    "m.joined_member_count": counts.get("join", 0),
-                    "m.invited_member_count": counts.get("invite", 0),
-                },
+                "summary": _summary(summaries[room_id]) if room_id in summaries else {},
                 "unread_notifications": {"highlight_count": 0, "notification_count": 0},
                 "unread_thread_notifications": {},
             }
@@ -507,3 +509,12 @@ class SyncService:
             "state": {"events": await self._serialize(request, state.values())},
             "account_data": {"events": []},
         }
+
+
+def _summary(summary: tuple[dict[str, int], list[str]]) -> dict[str, Any]:
+    counts, heroes = summary
+    return {
+        "m.heroes": heroes,
+        "m.joined_member_count": counts.get("join", 0),
+        "m.invited_member_count": counts.get("invite", 0),
+    }

@@ -41,8 +41,7 @@ class ToDeviceService:
         for now only local devices receive messages.
         """
         queued = await self._expand(requester.user_id, event_type, messages)
-        position = await self.stores.to_device.next_position()
-        self.writer.begin(position)
+        position = await self.writer.allocate(self.stores.to_device.next_position)
         try:
             async with self.stores.db.transaction() as conn:
                 fresh = await self.stores.to_device.claim_txn(

@@ -12,8 +12,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
+from prometheus_client import Gauge
+
 from homeserver.streams.change_index import ChangeIndex
 from homeserver.types.stream_token import Stream, StreamToken
+
+WAITING = Gauge("homeserver_sync_waiting", "Requests (syncs, WebSockets) waiting for a change")
 
 
 class Listener(Protocol):
@@ -68,6 +72,8 @@ class LocalNotifier:
         self._changes = {stream: ChangeIndex(current.get(stream)) for stream in Stream}
         self._by_user: dict[str, set[_Waiter]] = {}
         self._by_room: dict[str, set[_Waiter]] = {}
+        self._waiting = 0
+        WAITING.set_function(lambda: self._waiting)
 
     @property
     def current_token(self) -> StreamToken:
@@ -75,7 +81,7 @@ class LocalNotifier:
 
     @property
     def waiting(self) -> int:
-        return sum(len(waiters) for waiters in self._by_user.values())
+        return self._waiting
 
     def notify(
         self,
@@ -107,9 +113,11 @@ class LocalNotifier:
         self._by_user.setdefault(user_id, set()).add(waiter)
         for room_id in waiter.rooms:
             self._by_room.setdefault(room_id, set()).add(waiter)
+        self._waiting += 1
         try:
             yield waiter
         finally:
+            self._waiting -= 1
             _discard(self._by_user, user_id, waiter)
             for room_id in waiter.rooms:
                 _discard(self._by_room, room_id, waiter)

@@ -6,6 +6,7 @@ flight) is held back with its rooms and users, and announced once the position i
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,13 +29,26 @@ class StreamWriter:
         self.notifier = notifier
         self._tracker = StreamPositionTracker(current)
         self._pending: list[_Pending] = []
+        self._allocating = asyncio.Lock()
 
     @property
     def current(self) -> int:
         return self._tracker.current
 
     def begin(self, position: int) -> None:
+        """Start a position the caller numbers itself (an in-memory stream); positions from
+        a database sequence go through `allocate`."""
         self._tracker.begin(position)
+
+    async def allocate(self, next_position: Callable[[], Awaitable[int]]) -> int:
+        """A new position from the stream's sequence, begun before the next one is asked
+        for. Two writers awaiting the sequence at once could otherwise begin out of order,
+        and the later position could be published while the earlier one is still unknown
+        to the tracker: readers would skip it."""
+        async with self._allocating:
+            position = await next_position()
+            self._tracker.begin(position)
+        return position
 
     def committed(
         self, position: int, *, rooms: Iterable[str] = (), users: Iterable[str] = ()
@@ -44,20 +58,22 @@ class StreamWriter:
 
     async def write(
         self,
-        position: int,
-        action: Callable[[], Awaitable[object]],
+        next_position: Callable[[], Awaitable[int]],
+        action: Callable[[int], Awaitable[object]],
         *,
         rooms: Iterable[str] = (),
         users: Iterable[str] = (),
-    ) -> None:
-        """Run `action` (which stores the change at `position`) and publish or abandon it."""
-        self.begin(position)
+    ) -> int:
+        """Allocate a position, run `action` (which stores the change at it) and publish or
+        abandon it."""
+        position = await self.allocate(next_position)
         try:
-            await action()
+            await action(position)
         except BaseException:
             self.abandoned(position)
             raise
         self.committed(position, rooms=rooms, users=users)
+        return position
 
     def abandoned(self, position: int) -> None:
         self._publish(position)

@@ -36,6 +36,7 @@ class NewEventRow:
 class StoredEvent:
     event_id: str
     room_id: str
+    type: str
     stream_ordering: int
     depth: int
     json: str
@@ -52,7 +53,7 @@ class Extremity:
     state_group: int | None
 
 
-_STORED_COLUMNS = """e.event_id, e.room_id, e.stream_ordering, e.depth, e.json,
+_STORED_COLUMNS = """e.event_id, e.room_id, e.type, e.stream_ordering, e.depth, e.json,
     (SELECT r.event_id FROM redactions r WHERE r.redacts = e.event_id
       ORDER BY r.stream_ordering LIMIT 1) AS redacted_by,
     e.rejected_reason, e.outlier, e.state_group"""

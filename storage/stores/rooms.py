@@ -219,6 +219,8 @@ class RoomStore:
     ) -> dict[str, tuple[dict[str, int], list[str]]]:
         """For each room: member counts by membership, and up to `heroes` other joined or
         invited members in the order they arrived (one query for all rooms)."""
+        if not room_ids:
+            return {}
         rows = await self.db.fetch(
             "room_summaries",
             """SELECT room_id, user_id, membership,

@@ -188,3 +188,31 @@ async def test_long_poll_wakes_on_presence(client: Client) -> None:
     assert elapsed < 3
     senders = {e["sender"]: e["content"]["presence"] for e in body["presence"]["events"]}
     assert senders.get(alice.user_id) == "unavailable"
+
+
+async def test_summary_is_sent_when_members_change(client: Client) -> None:
+    (alice, bob), room_id = await users_in_public_room(client, "alice", "bob")
+    first = await sync(alice)
+    assert first["rooms"]["join"][room_id]["summary"]["m.joined_member_count"] == 2
+    await bob.send(room_id, "no membership change")
+    quiet = await sync(alice, since=first["next_batch"])
+    assert quiet["rooms"]["join"][room_id]["summary"] == {}
+    carol = await User.register(client, "carol")
+    await carol.join(room_id)
+    joined = await sync(alice, since=quiet["next_batch"])
+    summary = joined["rooms"]["join"][room_id]["summary"]
+    assert summary["m.joined_member_count"] == 3
+    assert set(summary["m.heroes"]) == {bob.user_id, carol.user_id}
+
+
+async def test_redaction_reaches_a_replayed_token(client: Client) -> None:
+    (alice, bob), room_id = await users_in_public_room(client, "alice", "bob")
+    token = (await sync(bob))["next_batch"]
+    event_id = (await alice.send(room_id, "oops")).body["event_id"]
+    assert bodies((await sync(bob, since=token))["rooms"]["join"][room_id]) == ["oops"]
+    redacted = await alice.call("PUT", f"/rooms/{room_id}/redact/{event_id}/r1", {})
+    assert redacted.status == 200
+    again = (await sync(bob, since=token))["rooms"]["join"][room_id]["timeline"]["events"]
+    original = next(e for e in again if e["event_id"] == event_id)
+    assert original["content"] == {}
+    assert any(e["type"] == "m.room.redaction" for e in again)

@@ -24,24 +24,32 @@ ADMIN_DSN = os.environ.get(
 
 
 @asynccontextmanager
-async def scratch_server() -> AsyncIterator[tuple[Homeserver, Client]]:
-    """A server on its own new database, dropped afterwards."""
-    configure_logging("warning", "console")
+async def scratch_database() -> AsyncIterator[str]:
+    """The DSN of a new, empty database, dropped afterwards."""
     name = f"hs_bench_{os.getpid()}"
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
-    server = Homeserver(
-        make_config(dsn, Path(tempfile.mkdtemp()), database={"url": dsn, "pool_max_size": 20})
-    )
-    await server.start()
     try:
-        async with aiohttp.ClientSession() as session:
-            yield server, Client(session, f"http://127.0.0.1:{server.port}")
+        yield ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
     finally:
-        await server.stop()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@asynccontextmanager
+async def scratch_server() -> AsyncIterator[tuple[Homeserver, Client]]:
+    """A server in this process on its own new database."""
+    configure_logging("warning", "console")
+    async with scratch_database() as dsn:
+        server = Homeserver(
+            make_config(dsn, Path(tempfile.mkdtemp()), database={"url": dsn, "pool_max_size": 20})
+        )
+        await server.start()
+        try:
+            async with aiohttp.ClientSession() as session:
+                yield server, Client(session, f"http://127.0.0.1:{server.port}")
+        finally:
+            await server.stop()
 
 
 def summary(name: str, samples: list[float]) -> str:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from homeserver.services.event_persistence import EventPersister, TxnKey
+from homeserver.services.recent_room_events import RecentRoomEvents
 from homeserver.streams.notifier import LocalNotifier
 from homeserver.streams.writer import StreamWriter
 from homeserver.types.stream_token import Stream, StreamToken
-from storage.database import Database
 from storage.stores import Stores
 from storage.stores.state import MAX_DELTA_DEPTH
 
@@ -38,13 +38,6 @@ class FakeEvent:
 
     def canonical_json(self) -> str:
         return json.dumps({"event_id": self.event_id, "type": self.type}, sort_keys=True)
-
-
-@pytest.fixture
-async def stores(database_url: str) -> AsyncIterator[Stores]:
-    db = await Database.connect(database_url, min_size=1, max_size=4)
-    yield Stores.build(db)
-    await db.close()
 
 
 class Chain:
@@ -163,3 +156,46 @@ async def test_failed_persist_is_abandoned_and_rolled_back(stores: Stores) -> No
     # The abandoned position does not block the stream.
     done = await chain.add("m.room.message", body="after")
     assert notifier.current_token.events == done.stream_ordering
+
+
+async def test_recent_room_events_match_the_database(stores: Stores) -> None:
+    persister = EventPersister(stores, StreamWriter(Stream.EVENTS, 0, LocalNotifier(StreamToken())))
+    chain = Chain(stores, persister)
+    await stores.users.create(ALICE, None, 0)
+    await chain.add("m.room.create", "")
+    sent = [await chain.add("m.room.message", body=str(n)) for n in range(8)]
+    recent = RecentRoomEvents(stores, per_room=5)
+    head = sent[-1].stream_ordering
+
+    async def both(since: int, upto: int, limit: int) -> list[str]:
+        cached = [e.event_id for e in (await recent.pages([ROOM], since, upto, limit))[ROOM]]
+        direct = await stores.events.room_stream_pages([ROOM], since, upto, limit)
+        assert cached == [e.event_id for e in direct[ROOM]]
+        return cached
+
+    # Concurrent readers of one wake-up share a single read, and later ones are served
+    # from memory; both must agree with the database for every window.
+    pages = await asyncio.gather(*(both(sent[3].stream_ordering, head, 11) for _ in range(5)))
+    assert pages[0] == ["$9", "$8", "$7", "$6"]
+    assert await both(sent[5].stream_ordering, head, 11) == ["$9", "$8"]
+    assert await both(sent[5].stream_ordering, sent[6].stream_ordering, 11) == ["$8"]
+    assert await both(0, head, 3) == ["$9", "$8", "$7"]
+    assert await both(sent[0].stream_ordering, head, 11) == [f"${n}" for n in range(9, 2, -1)]
+
+
+async def test_state_of_many_snapshots_at_once(stores: Stores) -> None:
+    persister = EventPersister(stores, StreamWriter(Stream.EVENTS, 0, LocalNotifier(StreamToken())))
+    chain = Chain(stores, persister)
+    await stores.users.create(ALICE, None, 0)
+    create = await chain.add("m.room.create", "")
+    topic = await chain.add("m.room.topic", "", topic="a")
+    message = await chain.add("m.room.message", body="x")
+    groups = await stores.events.state_groups_at(
+        [(ROOM, message.stream_ordering), (ROOM, create.stream_ordering), (ROOM, 0)]
+    )
+    assert groups == [topic.state_group, create.state_group, None]
+    states = await stores.state.get_states([topic.state_group, create.state_group])
+    assert states[topic.state_group] == {("m.room.create", ""): "$1", ("m.room.topic", ""): "$2"}
+    assert states[create.state_group] == {("m.room.create", ""): "$1"}
+    only_topic = await stores.state.get_states([topic.state_group], [("m.room.topic", "")])
+    assert only_topic == {topic.state_group: {("m.room.topic", ""): "$2"}}

@@ -99,3 +99,35 @@ def test_notifier_records_changes_by_stream() -> None:
     events = notifier.changes(Stream.EVENTS)
     assert events.changed("!r:x", 3) and events.changed("@a:x", 3)
     assert not notifier.changes(Stream.RECEIPTS).changed("!r:x", 0)
+
+
+async def test_positions_are_begun_in_the_order_the_sequence_gave_them() -> None:
+    """The second writer's sequence answer arrives first; it must not be published ahead of
+    the first writer's position."""
+    from homeserver.streams.writer import StreamWriter
+
+    notifier = LocalNotifier(StreamToken())
+    writer = StreamWriter(Stream.PRESENCE, 0, notifier)
+    counter = iter(range(1, 10))
+    delays = {1: 0.05, 2: 0.0}
+    first_stored = asyncio.Event()
+
+    async def next_position() -> int:
+        position = next(counter)
+        await asyncio.sleep(delays[position])
+        return position
+
+    async def store(position: int) -> None:
+        if position == 1:
+            await asyncio.sleep(0.05)
+            first_stored.set()
+        else:
+            assert notifier.current_token.presence == 0
+
+    results = await asyncio.gather(
+        writer.write(next_position, store, users=["@a:x"]),
+        writer.write(next_position, store, users=["@b:x"]),
+    )
+    assert sorted(results) == [1, 2]
+    assert first_stored.is_set()
+    assert notifier.current_token.presence == 2
