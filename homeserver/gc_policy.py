@@ -1,11 +1,12 @@
 """How a server process runs Python's cycle collector.
 
-A full (generation 2) collection walks every tracked object: with the event caches and
-thousands of waiting requests that is 100-150 ms during which no request moves, and it
-happened every few seconds under load. Instead, whatever survives a generation 2
-collection is frozen (left out of later collections), so each one only walks what is new
-since the last; a collection over everything runs on a timer, so the long pause comes
-once every few minutes. Cyclic garbage among frozen objects waits for that timer.
+A collection of the oldest generation walks every object that has lived a while: with the
+event caches and thousands of requests waiting for a change, that is 100 ms or more during
+which no request moves, and under load the collector started one every few seconds. Here
+the oldest generation is collected only on a timer, so that pause comes once every few
+minutes; the young generations, which are cheap, are still collected as usual. What exists
+once start-up is done (modules, classes, configuration) is frozen and never walked again.
+Cyclic garbage that grew old waits for the timer.
 """
 
 from __future__ import annotations
@@ -20,35 +21,26 @@ from homeserver.services.periodic import PeriodicTask
 log = structlog.get_logger(__name__)
 
 FULL_COLLECTION_EVERY_S = 300.0
+# Far beyond what a process reaches between two timed collections.
+_OLDEST_GENERATION_THRESHOLD = 1_000_000
 
 
-def _full_collection() -> None:
+async def _full_collection() -> None:
     started = time.perf_counter()
-    gc.unfreeze()
     collected = gc.collect()
-    gc.freeze()
     log.debug(
         "full garbage collection",
         collected=collected,
-        frozen=gc.get_freeze_count(),
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
     )
 
 
-async def _collect() -> None:
-    _full_collection()
-
-
-def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
-    if phase == "stop" and info["generation"] == 2:
-        gc.freeze()
-
-
 def start_gc_policy() -> PeriodicTask:
-    """Freeze what exists after start-up and collect fully on a timer from now on."""
-    _full_collection()
-    if _freeze_survivors not in gc.callbacks:
-        gc.callbacks.append(_freeze_survivors)
-    task = PeriodicTask("full-gc", FULL_COLLECTION_EVERY_S, _collect)
+    """Freeze what start-up made; from now on the oldest generation is collected on a timer."""
+    gc.collect()
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, _OLDEST_GENERATION_THRESHOLD)
+    task = PeriodicTask("full-gc", FULL_COLLECTION_EVERY_S, _full_collection)
     task.start()
     return task

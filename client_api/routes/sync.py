@@ -15,6 +15,8 @@ from homeserver.types.stream_token import InvalidToken, StreamToken
 routes = RouteTable()
 
 _PRESENCE_STATES = ("online", "offline", "unavailable")
+# Filters are immutable; most clients sync without one, so build it once.
+_NO_FILTER = Filter()
 
 
 async def parse_sync_request(ctx: RequestContext) -> SyncRequest:
@@ -31,7 +33,7 @@ async def parse_sync_request(ctx: RequestContext) -> SyncRequest:
         raise BadRequest("set_presence must be online, offline or unavailable", Codes.INVALID_PARAM)
     raw_filter = query_str(ctx.query, "filter")
     if raw_filter is None:
-        sync_filter = Filter()
+        sync_filter = _NO_FILTER
     elif raw_filter.lstrip().startswith("{"):
         sync_filter = inline_filter(raw_filter)
     else:
