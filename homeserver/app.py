@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 import structlog
@@ -308,6 +309,7 @@ class Homeserver:
             runner,
             self.config.http.bind_address,
             self.config.http.port,
+            ssl_context=self._tls_context(),
         )
         try:
             await site.start()
@@ -329,6 +331,17 @@ class Homeserver:
             server_name=self.config.server_name,
             address=f"http://{self.config.http.bind_address}:{self.port}",
         )
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        http = self.config.http
+        if http.tls_certificate_path is None or http.tls_private_key_path is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(
+            self.config.resolve_path(http.tls_certificate_path),
+            self.config.resolve_path(http.tls_private_key_path),
+        )
+        return context
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (bounded), then release resources."""

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from homeserver.types.ids import is_valid_server_name
 from homeserver.types.room_versions import DEFAULT_ROOM_VERSION, ROOM_VERSIONS
@@ -40,6 +47,18 @@ class HttpConfig(Section):
     x_forwarded: bool = Field(
         False, description="Trust X-Forwarded-For from a reverse proxy for client IPs."
     )
+    tls_certificate_path: str | None = Field(
+        None, description="PEM certificate (chain): the listener serves HTTPS when set."
+    )
+    tls_private_key_path: str | None = Field(
+        None, description="PEM private key of the certificate."
+    )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpConfig:
+        if (self.tls_certificate_path is None) != (self.tls_private_key_path is None):
+            raise ValueError("tls_certificate_path and tls_private_key_path go together")
+        return self
 
 
 class DatabaseConfig(Section):
