@@ -11,7 +11,7 @@ from homeserver.http.json_body import RequestBody, validate_body
 from homeserver.rules.event_filter import Filter
 from homeserver.types.errors import BadRequest, Codes
 
-Limit = Annotated[int, Field(ge=1)]
+Limit = Annotated[int, Field(ge=0)]
 
 
 class EventFilterModel(RequestBody):

@@ -19,7 +19,7 @@ def _compile(patterns: list[str] | None) -> tuple[re.Pattern[str], ...] | None:
         return None
     # `*` matches any sequence of characters; everything else is literal.
     return tuple(
-        re.compile("^" + ".*".join(re.escape(part) for part in p.split("*")) + "$")
+        re.compile("^" + ".*".join(re.escape(part) for part in p.split("*")) + r"\Z")
         for p in patterns
     )
 

@@ -17,7 +17,7 @@ DISPLAYNAME = "displayname"
 AVATAR_URL = "avatar_url"
 TIMEZONE = "m.tz"
 
-_FIELD_NAME = re.compile(r"^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$")
+_FIELD_NAME = re.compile(r"^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)\Z")
 MAX_PROFILE_BYTES = 64 * 1024
 MAX_KEY_BYTES = 255
 MAX_DISPLAYNAME_LENGTH = 256

@@ -345,12 +345,16 @@ class RoomHistoryService:
             if len(chunk) >= limit:
                 break
         chunk = chunk[:limit]
-        # Without more events to come, `end` is omitted (spec: /messages).
+        # `end` is left out only when nothing is left: the spec also allows leaving it out
+        # with the last page, but Synapse keeps it there and SyTest expects that.
         end = None
-        if chunk and not (exhausted and len(chunk) < limit):
+        if chunk:
             last_item = chunk[-1]
             step = 0 if backwards else 1
             end = topological_token(last_item.depth, last_item.stream_ordering + step)
+        elif not exhausted:
+            # Everything read so far was filtered out, but there is more to read.
+            end = topological_token(*position)
         state: list[dict[str, Any]] = []
         if event_filter.lazy_load_members and chunk:
             senders = {i.event.sender for i in chunk}

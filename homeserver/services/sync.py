@@ -277,7 +277,7 @@ class SyncService:
         timeline_filter: EventFilter,
         membership: MembershipRecord,
     ) -> tuple[list[LoadedEvent], bool]:
-        limit = timeline_filter.limit or 10
+        limit = _timeline_limit(timeline_filter)
         version = await self.loader.room_version(room_id)
         assert version is not None
         rows = await self.stores.events.room_stream_page(
@@ -315,7 +315,7 @@ class SyncService:
         if not joined:
             return {}
         room_filter = request.filter.room
-        limit = room_filter.timeline.limit or 10
+        limit = _timeline_limit(room_filter.timeline)
         # A room joined since the last sync is new to the client: it gets the whole state.
         room_since: dict[str, int | None] = {}
         for membership in joined:
@@ -326,21 +326,30 @@ class SyncService:
             ids = [r for r, s in room_since.items() if (s or 0) == first_position]
             pages.update(await self.recent.pages(ids, first_position, upto.events, limit + 1))
         candidates: list[tuple[list[LoadedEvent], MembershipRecord]] = []
+        limits: list[bool] = []
         for membership in joined:
-            version = await self.loader.room_version(membership.room_id)
+            room_id = membership.room_id
+            version = await self.loader.room_version(room_id)
             assert version is not None
+            rows = pages[room_id]
             items = [
                 i
-                for i in self.loader.wrap(reversed(pages[membership.room_id][:limit]), version)
+                for i in self.loader.wrap(reversed(rows[:limit]), version)
                 if room_filter.timeline.allows_event(i.event.data)
             ]
+            limited = len(rows) > limit
+            if limited and len(items) < limit:
+                # The filter dropped some of the page and there is more: read on.
+                items, limited = await self._filtered_timeline(
+                    room_id, room_since[room_id] or 0, upto.events, limit, request
+                )
             candidates.append((items, membership))
+            limits.append(limited)
         visible = await self.history.visible_in_rooms(request.requester.user_id, candidates)
-        timelines: dict[str, tuple[list[LoadedEvent], bool]] = {}
-        for membership, items in zip(joined, visible, strict=True):
-            room_id = membership.room_id
-            limited = len(pages[room_id]) > limit or (room_since[room_id] is None and bool(items))
-            timelines[room_id] = (items, limited)
+        timelines = {
+            membership.room_id: (items, limited)
+            for membership, items, limited in zip(joined, visible, limits, strict=True)
+        }
         state_ids = await self._states_before_timelines(
             {r: s for r, s in room_since.items() if s is None or timelines[r][1]},
             timelines,
@@ -397,6 +406,34 @@ class SyncService:
                 "unread_thread_notifications": {},
             }
         return result
+
+    async def _filtered_timeline(
+        self,
+        room_id: str,
+        since_events: int,
+        upto_events: int,
+        limit: int,
+        request: SyncRequest,
+    ) -> tuple[list[LoadedEvent], bool]:
+        """The newest `limit` events passing the timeline filter, reading back from the
+        newest until that many pass (plus one, to know whether it is limited)."""
+        timeline_filter = request.filter.room.timeline
+        version = await self.loader.room_version(room_id)
+        assert version is not None
+        kept: list[LoadedEvent] = []
+        upper = upto_events
+        batch = max(50, 4 * limit)
+        while len(kept) <= limit:
+            rows = await self.stores.events.room_stream_page(room_id, since_events, upper, batch)
+            kept.extend(
+                i
+                for i in self.loader.wrap(rows, version)
+                if timeline_filter.allows_event(i.event.data)
+            )
+            if len(rows) < batch:
+                break
+            upper = rows[-1].stream_ordering - 1
+        return list(reversed(kept[:limit])), len(kept) > limit
 
     async def _states_before_timelines(
         self,
@@ -509,6 +546,10 @@ class SyncService:
             "state": {"events": await self._serialize(request, state.values())},
             "account_data": {"events": []},
         }
+
+
+def _timeline_limit(timeline_filter: EventFilter) -> int:
+    return timeline_filter.limit if timeline_filter.limit is not None else 10
 
 
 def _summary(summary: tuple[dict[str, int], list[str]]) -> dict[str, Any]:

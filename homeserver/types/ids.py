@@ -13,9 +13,9 @@ from dataclasses import dataclass
 MAX_USER_ID_BYTES = 255
 
 _PORT = r"(?::(?P<port>[0-9]{1,5}))?"
-_DNS_NAME = re.compile(r"^(?P<host>[A-Za-z0-9.-]{1,255})" + _PORT + r"$")
-_IPV6 = re.compile(r"^\[(?P<host>[0-9A-Fa-f:.]{2,45})\]" + _PORT + r"$")
-_LOCALPART = re.compile(r"^[a-z0-9._=\-/+]+$")
+_DNS_NAME = re.compile(r"^(?P<host>[A-Za-z0-9.-]{1,255})" + _PORT + r"\Z")
+_IPV6 = re.compile(r"^\[(?P<host>[0-9A-Fa-f:.]{2,45})\]" + _PORT + r"\Z")
+_LOCALPART = re.compile(r"^[a-z0-9._=\-/+]+\Z")
 
 
 def is_valid_server_name(name: str) -> bool:

@@ -51,7 +51,9 @@ async def test_invalid_filters_are_rejected(client: Client) -> None:
     token = (await client.register("alice"))["access_token"]
     for bad in (
         {"room": {"timeline": {"limit": "ten"}}},
-        {"room": {"timeline": {"limit": 0}}},
+        # The spec asks for a limit above 0, but Synapse accepts 0 ("no timeline", which
+        # clients and SyTest use), so only negative limits are refused.
+        {"room": {"timeline": {"limit": -1}}},
         {"presence": {"types": "m.presence"}},
         {"event_format": "other"},
         {"room": []},

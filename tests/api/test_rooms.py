@@ -121,8 +121,9 @@ async def test_messages_pagination_both_ways(client: Client) -> None:
     )
     assert [e["content"]["body"] for e in forward.body["chunk"]] == ["m5", "m6", "m7"]
     tail = await alice.messages(room_id, dir="f", limit="100")
-    assert "end" not in tail.body
     assert tail.body["chunk"][-1]["content"]["body"] == "m14"
+    beyond = await alice.messages(room_id, dir="f", **{"from": tail.body["end"]})
+    assert beyond.body["chunk"] == [] and "end" not in beyond.body
     not_mine = await alice.messages(room_id, filter='{"not_senders":["@alice:test.local"]}')
     assert not_mine.body["chunk"] == []
 

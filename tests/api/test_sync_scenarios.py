@@ -216,3 +216,24 @@ async def test_redaction_reaches_a_replayed_token(client: Client) -> None:
     original = next(e for e in again if e["event_id"] == event_id)
     assert original["content"] == {}
     assert any(e["type"] == "m.room.redaction" for e in again)
+
+
+async def test_timeline_limits_count_only_what_the_filter_lets_through(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room()
+    first = (await alice.send(room_id, "the message")).body["event_id"]
+    for n in range(12):
+        filler = await alice.call("PUT", f"/rooms/{room_id}/send/org.example.filler/f{n}", {"n": n})
+        assert filler.status == 200
+    only_messages = json.dumps({"room": {"timeline": {"types": ["m.room.message"], "limit": 1}}})
+    room = (await sync(alice, filter=only_messages))["rooms"]["join"][room_id]
+    assert [e["event_id"] for e in room["timeline"]["events"]] == [first]
+    assert room["timeline"]["limited"] is False
+    everything = json.dumps({"room": {"timeline": {"limit": 100}}})
+    room = (await sync(alice, filter=everything))["rooms"]["join"][room_id]
+    assert room["timeline"]["limited"] is False
+    assert room["timeline"]["events"][0]["type"] == "m.room.create"
+    no_timeline = json.dumps({"room": {"timeline": {"limit": 0}}})
+    room = (await sync(alice, filter=no_timeline))["rooms"]["join"][room_id]
+    assert room["timeline"]["events"] == [] and room["timeline"]["limited"] is True
+    assert "m.room.create" in state_types(room)

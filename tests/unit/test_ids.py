@@ -14,7 +14,18 @@ def test_valid_server_names(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "has space", "host:", "host:99999", "host:abc", "[zz::1]", "1.2.3.999", "a_b.org"]
+    "name",
+    [
+        "",
+        "has space",
+        "host:",
+        "host:99999",
+        "host:abc",
+        "[zz::1]",
+        "1.2.3.999",
+        "a_b.org",
+        "a.org\n",
+    ],
 )
 def test_invalid_server_names(name: str) -> None:
     assert not is_valid_server_name(name)
@@ -25,6 +36,8 @@ def test_localparts() -> None:
     assert not is_valid_localpart("Alice")
     assert not is_valid_localpart("")
     assert not is_valid_localpart("a:b")
+    # `$` would let a trailing newline through.
+    assert not is_valid_localpart("alice\n")
 
 
 def test_user_id_parsing() -> None:
