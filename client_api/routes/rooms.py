@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Literal
 
 from pydantic import Field
@@ -63,6 +64,20 @@ async def create_room(ctx: RequestContext, body: CreateRoomBody) -> dict[str, An
 async def send_event(ctx: RequestContext) -> dict[str, Any]:
     sent = await ctx.services.room_events.send_message(
         ctx.user, ctx.path("room_id"), ctx.path("event_type"), ctx.json, ctx.path("txn_id")
+    )
+    return {"event_id": sent.event.event_id}
+
+
+@routes.client("POST", ROOM + "/send/{event_type}", auth=Auth.REQUIRED, allow_guests=True)
+async def send_event_without_txn(ctx: RequestContext) -> dict[str, Any]:
+    """The r0-era form without a transaction ID (still used by SyTest and old bots): each
+    call sends a new event."""
+    sent = await ctx.services.room_events.send_message(
+        ctx.user,
+        ctx.path("room_id"),
+        ctx.path("event_type"),
+        ctx.json,
+        f"post-{secrets.token_urlsafe(12)}",
     )
     return {"event_id": sent.event.event_id}
 

@@ -104,7 +104,9 @@ class EventCreationService:
     ) -> SentEvent:
         """Create and persist an event; raises M_FORBIDDEN when the auth rules refuse it.
 
-        A repeated transaction ID of the same device returns the event sent the first time.
+        A repeated transaction ID of the same device returns the event sent the first time,
+        and a state event identical to the current one (same sender and content) returns
+        that one.
         """
         version = await self.loader.room_version(room_id)
         if version is None:
@@ -117,6 +119,12 @@ class EventCreationService:
                     return SentEvent(loaded.event, loaded.stream_ordering)
             extremities = await self.stores.events.forward_extremities(room_id)
             state = await self.stores.rooms.current_state_ids(room_id)
+            if state_key is not None and (current_id := state.get((event_type, state_key))):
+                # Setting state to what it already is, by the same sender, is a no-op
+                # (as in Synapse): the client gets the event that is already there.
+                current = await self.loader.load(current_id)
+                if current.event.sender == sender and dict(current.event.content) == dict(content):
+                    return SentEvent(current.event, current.stream_ordering)
             auth_ids = select_auth_event_ids(version, event_type, sender, state_key, content, state)
             event = self._build(
                 version,

@@ -99,9 +99,8 @@ def _check_value(field: str, value: Any) -> None:
         if len(value) > MAX_DISPLAYNAME_LENGTH:
             raise BadRequest("displayname is too long", Codes.INVALID_PARAM)
     elif field == AVATAR_URL:
+        # Any string, as Synapse accepts: clients only fetch mxc:// ones.
         if not isinstance(value, str):
             raise BadRequest("avatar_url must be a string", Codes.BAD_JSON)
-        if value and not value.startswith("mxc://"):
-            raise BadRequest("avatar_url must be an mxc:// URI", Codes.INVALID_PARAM)
     elif field == TIMEZONE and not isinstance(value, str):
         raise BadRequest("m.tz must be a string", Codes.BAD_JSON)

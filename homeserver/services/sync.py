@@ -385,6 +385,7 @@ class SyncService:
             )
         ]
         summaries = await self.stores.rooms.summaries(summarised, request.requester.user_id)
+        named = await self.stores.rooms.named_rooms(summarised)
         result: dict[str, dict[str, Any]] = {}
         for membership in joined:
             room_id = membership.room_id
@@ -401,7 +402,9 @@ class SyncService:
                 "state": {"events": [next(serialized) for _ in state.get(room_id, ())]},
                 "account_data": {"events": account_data.get(room_id, [])},
                 "ephemeral": {"events": ephemeral.get(room_id, [])},
-                "summary": _summary(summaries[room_id]) if room_id in summaries else {},
+                "summary": _summary(summaries[room_id], room_id in named)
+                if room_id in summaries
+                else {},
                 "unread_notifications": {"highlight_count": 0, "notification_count": 0},
                 "unread_thread_notifications": {},
             }
@@ -552,10 +555,14 @@ def _timeline_limit(timeline_filter: EventFilter) -> int:
     return timeline_filter.limit if timeline_filter.limit is not None else 10
 
 
-def _summary(summary: tuple[dict[str, int], list[str]]) -> dict[str, Any]:
+def _summary(summary: tuple[dict[str, int], list[str]], named: bool) -> dict[str, Any]:
     counts, heroes = summary
-    return {
-        "m.heroes": heroes,
+    result: dict[str, Any] = {
         "m.joined_member_count": counts.get("join", 0),
         "m.invited_member_count": counts.get("invite", 0),
     }
+    # Heroes are for naming a room that has no name (spec: RoomSummary); Synapse leaves
+    # them out otherwise.
+    if not named:
+        result["m.heroes"] = heroes
+    return result

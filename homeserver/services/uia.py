@@ -110,9 +110,8 @@ class UiaService:
             "flows": [{"stages": flow} for flow in request.flows],
             "params": request.params,
             "session": session.session_id,
+            "completed": list(completed),
         }
-        if completed:
-            challenge["completed"] = list(completed)
         raise InteractiveAuthRequired(challenge, failure)
 
     async def finish(self, session_id: str) -> None:

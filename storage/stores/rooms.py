@@ -214,6 +214,23 @@ class RoomStore:
         )
         return [MembershipRecord(**dict(row)) for row in rows]
 
+    async def named_rooms(self, room_ids: list[str]) -> set[str]:
+        """The rooms that have a non-empty m.room.name or m.room.canonical_alias."""
+        if not room_ids:
+            return set()
+        rows = await self.db.fetch(
+            "named_rooms",
+            """SELECT DISTINCT c.room_id FROM current_state c
+               JOIN events e ON e.event_id = c.event_id
+               WHERE c.room_id = ANY($1::text[]) AND c.state_key = ''
+                 AND ((c.type = 'm.room.name'
+                       AND COALESCE((e.json::jsonb) -> 'content' ->> 'name', '') <> '')
+                   OR (c.type = 'm.room.canonical_alias'
+                       AND COALESCE((e.json::jsonb) -> 'content' ->> 'alias', '') <> ''))""",
+            room_ids,
+        )
+        return {row["room_id"] for row in rows}
+
     async def summaries(
         self, room_ids: list[str], exclude: str, heroes: int = 5
     ) -> dict[str, tuple[dict[str, int], list[str]]]:

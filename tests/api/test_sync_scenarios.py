@@ -237,3 +237,35 @@ async def test_timeline_limits_count_only_what_the_filter_lets_through(client: C
     room = (await sync(alice, filter=no_timeline))["rooms"]["join"][room_id]
     assert room["timeline"]["events"] == [] and room["timeline"]["limited"] is True
     assert "m.room.create" in state_types(room)
+
+
+async def test_heroes_only_for_rooms_without_a_name(client: Client) -> None:
+    (alice, bob), room_id = await users_in_public_room(client, "alice", "bob")
+    summary = (await sync(alice))["rooms"]["join"][room_id]["summary"]
+    assert summary["m.heroes"] == [bob.user_id]
+    await alice.call("PUT", f"/rooms/{room_id}/state/m.room.name", {"name": "Named"})
+    named = (await sync(alice))["rooms"]["join"][room_id]["summary"]
+    assert "m.heroes" not in named and named["m.joined_member_count"] == 2
+
+
+async def test_repeating_state_or_a_join_makes_no_new_event(client: Client) -> None:
+    (alice, bob), room_id = await users_in_public_room(client, "alice", "bob")
+    path = f"/rooms/{room_id}/state/m.room.topic"
+    first = await alice.call("PUT", path, {"topic": "same"})
+    again = await alice.call("PUT", path, {"topic": "same"})
+    assert first.body["event_id"] == again.body["event_id"]
+    changed = await alice.call("PUT", path, {"topic": "other"})
+    assert changed.body["event_id"] != first.body["event_id"]
+    token = (await sync(bob))["next_batch"]
+    assert (await bob.join(room_id)).status == 200
+    assert room_id not in (await sync(bob, since=token))["rooms"]["join"]
+
+
+async def test_send_without_a_transaction_id(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room()
+    content = {"msgtype": "m.text", "body": "legacy"}
+    one = await alice.call("POST", f"/rooms/{room_id}/send/m.room.message", content)
+    two = await alice.call("POST", f"/rooms/{room_id}/send/m.room.message", content)
+    assert one.status == two.status == 200
+    assert one.body["event_id"] != two.body["event_id"]
