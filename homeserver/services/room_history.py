@@ -99,9 +99,11 @@ class RoomHistoryService:
         self,
         user_id: str | None,
         batches: Sequence[tuple[Sequence[LoadedEvent], MembershipRecord | None]],
+        always: frozenset[str] = frozenset(),
     ) -> list[list[LoadedEvent]]:
         """`visible` for the events of many rooms, each with the user's current membership
-        there, looking up the state they need in one go."""
+        there, looking up the state they need in one go. Events in `always` are kept
+        whatever the history visibility."""
         undecided: list[LoadedEvent] = []
         joined_since: list[int | None] = []
         for loaded, current in batches:
@@ -110,7 +112,11 @@ class RoomHistoryService:
             # (rule 2): a member reading recent history needs no state lookups.
             since = current.stream_ordering if joined_now and current else None
             joined_since.append(since)
-            undecided.extend(i for i in loaded if since is None or i.stream_ordering < since)
+            undecided.extend(
+                i
+                for i in loaded
+                if (since is None or i.stream_ordering < since) and i.event.event_id not in always
+            )
         allowed: set[str] = set()
         if undecided:
             reader = user_id or ""
@@ -146,6 +152,7 @@ class RoomHistoryService:
                 for item in loaded
                 if (since is not None and item.stream_ordering >= since)
                 or item.event.event_id in allowed
+                or item.event.event_id in always
             ]
             for (loaded, _), since in zip(batches, joined_since, strict=True)
         ]

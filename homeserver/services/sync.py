@@ -289,8 +289,10 @@ class SyncService:
         items = await self.history.visible(request.requester.user_id, items, membership)
         return items, limited
 
-    async def _newly_joined(self, membership: MembershipRecord, since: StreamToken) -> bool:
-        """Whether the user joined after `since` (and did not merely change profile)."""
+    async def _not_joined_at(self, membership: MembershipRecord, since: StreamToken) -> bool:
+        """Whether the user was not joined at `since` while their membership changed after
+        it (a join or a join-and-leave, not a profile change): the room is new to the
+        client."""
         if membership.stream_ordering <= since.events:
             return False
         group = await self.stores.events.state_group_at(membership.room_id, since.events)
@@ -319,7 +321,7 @@ class SyncService:
         # A room joined since the last sync is new to the client: it gets the whole state.
         room_since: dict[str, int | None] = {}
         for membership in joined:
-            fresh = since is None or await self._newly_joined(membership, since)
+            fresh = since is None or await self._not_joined_at(membership, since)
             room_since[membership.room_id] = None if fresh or since is None else since.events
         pages: dict[str, list[StoredEvent]] = {}
         for first_position in {0 if s is None else s for s in room_since.values()}:
@@ -345,7 +347,15 @@ class SyncService:
                 )
             candidates.append((items, membership))
             limits.append(limited)
-        visible = await self.history.visible_in_rooms(request.requester.user_id, candidates)
+        # State events that are current state are shown even from a time the user could not
+        # see (as Synapse does): clients build room state from the timeline too.
+        current = await self.stores.rooms.current_among(
+            [m.room_id for m in joined],
+            [i.event.event_id for items, _ in candidates for i in items if i.event.is_state],
+        )
+        visible = await self.history.visible_in_rooms(
+            request.requester.user_id, candidates, frozenset(current)
+        )
         timelines = {
             membership.room_id: (items, limited)
             for membership, items, limited in zip(joined, visible, limits, strict=True)
@@ -391,6 +401,16 @@ class SyncService:
             room_id = membership.room_id
             timeline, limited = timelines[room_id]
             first = timeline[0] if timeline else None
+            nothing_new = not (
+                timeline
+                or state.get(room_id)
+                or account_data.get(room_id)
+                or ephemeral.get(room_id)
+            )
+            if room_since[room_id] is not None and nothing_new:
+                # Everything that changed was filtered out: an incremental sync leaves the
+                # room out, as Synapse does.
+                continue
             result[room_id] = {
                 "timeline": {
                     "events": [next(serialized) for _ in timeline],
@@ -532,9 +552,10 @@ class SyncService:
         )
         first = timeline[0] if timeline else None
         state_ids: dict[StateKey, str] = {}
-        if limited or since is None:
+        new_to_client = since is None or await self._not_joined_at(membership, since)
+        if limited or new_to_client:
             boundary = first.stream_ordering - 1 if first else membership.stream_ordering
-            wanted = (room_id, boundary, since.events if since else None)
+            wanted = (room_id, boundary, None if new_to_client or since is None else since.events)
             state_ids = (await self._states_from_snapshots([wanted]))[room_id]
         timeline_ids = {i.event.event_id for i in timeline}
         state = await self.loader.load_many(v for v in state_ids.values() if v not in timeline_ids)

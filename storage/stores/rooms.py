@@ -214,6 +214,19 @@ class RoomStore:
         )
         return [MembershipRecord(**dict(row)) for row in rows]
 
+    async def current_among(self, room_ids: list[str], event_ids: list[str]) -> set[str]:
+        """Which of the events are part of their room's current state."""
+        if not event_ids:
+            return set()
+        rows = await self.db.fetch(
+            "current_state_among",
+            """SELECT event_id FROM current_state
+               WHERE room_id = ANY($1::text[]) AND event_id = ANY($2::text[])""",
+            room_ids,
+            event_ids,
+        )
+        return {row["event_id"] for row in rows}
+
     async def named_rooms(self, room_ids: list[str]) -> set[str]:
         """The rooms that have a non-empty m.room.name or m.room.canonical_alias."""
         if not room_ids:

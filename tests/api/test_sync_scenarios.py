@@ -269,3 +269,43 @@ async def test_send_without_a_transaction_id(client: Client) -> None:
     two = await alice.call("POST", f"/rooms/{room_id}/send/m.room.message", content)
     assert one.status == two.status == 200
     assert one.body["event_id"] != two.body["event_id"]
+
+
+async def test_current_state_from_an_unseen_time_is_in_the_timeline(client: Client) -> None:
+    (creator, syncer), room_id = await users_in_public_room(client, "creator", "syncer")
+    invitee = await User.register(client, "invitee")
+    await creator.call(
+        "PUT", f"/rooms/{room_id}/state/m.room.history_visibility", {"history_visibility": "joined"}
+    )
+    token = (await sync(syncer))["next_batch"]
+    await syncer.call("POST", f"/rooms/{room_id}/leave", {})
+    assert (await invitee.join(room_id)).status == 200
+    assert (await syncer.join(room_id)).status == 200
+    room = (await sync(syncer, since=token))["rooms"]["join"][room_id]
+    joins = [
+        e
+        for e in room["timeline"]["events"] + room["state"]["events"]
+        if e["type"] == "m.room.member" and e["state_key"] == invitee.user_id
+    ]
+    assert joins and joins[0]["content"]["membership"] == "join"
+
+
+async def test_a_room_whose_changes_are_all_filtered_out_is_left_out(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room()
+    nothing = json.dumps({"room": {"timeline": {"types": []}, "state": {"types": []}}})
+    token = (await sync(alice, filter=nothing))["next_batch"]
+    await alice.send(room_id, "filtered out")
+    assert (await sync(alice, since=token, filter=nothing))["rooms"]["join"] == {}
+
+
+async def test_join_and_leave_between_syncs_bring_the_full_state(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat", name="Visited")
+    token = (await sync(bob))["next_batch"]
+    await bob.join(room_id)
+    await bob.call("POST", f"/rooms/{room_id}/leave", {})
+    left = (await sync(bob, since=token))["rooms"]["leave"][room_id]
+    seen = state_types(left) | {e["type"] for e in left["timeline"]["events"]}
+    assert {"m.room.create", "m.room.name"} <= seen
