@@ -28,6 +28,7 @@ from homeserver.services.discovery import Discovery
 from homeserver.services.event_creation import EventCreationService
 from homeserver.services.event_loader import EventLoader
 from homeserver.services.event_persistence import EventPersister
+from homeserver.services.event_stream import EventStreamService
 from homeserver.services.filters import FilterService
 from homeserver.services.login import LoginService
 from homeserver.services.membership import MembershipService
@@ -217,6 +218,7 @@ async def build_services(
         ),
         room_events=RoomEventsService(stores, loader, creation, ratelimiter, config.server_name),
         room_history=history,
+        event_stream=EventStreamService(stores, history, memberships, notifier, clock),
         directory=DirectoryService(stores, loader, aliases, history),
         public_rooms=PublicRoomsService(stores, loader),
         room_upgrade=RoomUpgradeService(stores, loader, creation, membership, aliases),

@@ -11,9 +11,24 @@ from homeserver.http.routing import Auth, RequestContext, RouteTable
 from homeserver.rules.client_format import client_event
 from homeserver.rules.event_filter import EventFilter
 from homeserver.types.errors import BadRequest, Codes
+from homeserver.types.stream_token import InvalidToken, StreamToken
 
 routes = RouteTable()
 ROOM = "/rooms/{room_id}"
+
+
+@routes.client("GET", "/events", auth=Auth.REQUIRED, allow_guests=True)
+async def events(ctx: RequestContext) -> dict[str, Any]:
+    raw = query_str(ctx.query, "from")
+    try:
+        since = StreamToken.parse(raw) if raw is not None else None
+    except InvalidToken:
+        raise BadRequest("Invalid from token", Codes.INVALID_PARAM) from None
+    timeout_ms = query_int(ctx.query, "timeout", 0, minimum=0)
+    assert timeout_ms is not None
+    return await ctx.services.event_stream.events(
+        ctx.user, since, timeout_ms, query_str(ctx.query, "room_id")
+    )
 
 
 @routes.client("GET", "/joined_rooms", auth=Auth.REQUIRED, allow_guests=True)

@@ -15,6 +15,7 @@ from homeserver.services.directory import DirectoryService
 from homeserver.services.discovery import Discovery
 from homeserver.services.event_creation import EventCreationService
 from homeserver.services.event_loader import EventLoader
+from homeserver.services.event_stream import EventStreamService
 from homeserver.services.filters import FilterService
 from homeserver.services.login import LoginService
 from homeserver.services.membership import MembershipService
@@ -60,6 +61,7 @@ class Services:
     room_creation: RoomCreationService
     room_events: RoomEventsService
     room_history: RoomHistoryService
+    event_stream: EventStreamService
     directory: DirectoryService
     public_rooms: PublicRoomsService
     room_upgrade: RoomUpgradeService

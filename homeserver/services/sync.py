@@ -345,6 +345,9 @@ class SyncService:
                 items, limited = await self._filtered_timeline(
                     room_id, room_since[room_id] or 0, upto.events, limit, request
                 )
+            # A room joined since the last sync has history the client never saw: its
+            # timeline is limited (as in Synapse), unlike an initial sync's.
+            limited = limited or (since is not None and room_since[room_id] is None and bool(rows))
             candidates.append((items, membership))
             limits.append(limited)
         # State events that are current state are shown even from a time the user could not
