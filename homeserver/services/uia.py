@@ -28,6 +28,11 @@ PASSWORD = "m.login.password"
 REGISTRATION_TOKEN = "m.login.registration_token"
 
 
+class _NotTheRequester(Forbidden):
+    """Authenticating as someone else is refused outright (403), not retried as a failed
+    stage: it is an attempt to use another user's credentials for this user's request."""
+
+
 @dataclass(frozen=True)
 class UiaRequest:
     """What an endpoint protects: where, with which flows, for whom, and the request body."""
@@ -94,6 +99,8 @@ class UiaService:
             else:
                 try:
                     result = await self._checkers[stage](auth or {}, request)
+                except _NotTheRequester:
+                    raise
                 except MatrixError as error:
                     failure = error
                 else:
@@ -172,7 +179,7 @@ class UiaService:
             raise BadRequest("Missing password", Codes.MISSING_PARAM)
         user_id = requested_user_id(auth, self.server_name)
         if request.user_id is not None and user_id != request.user_id:
-            raise Forbidden("The password stage must authenticate the requesting user")
+            raise _NotTheRequester("The password stage must authenticate the requesting user")
         user = await self.stores.users.get(user_id)
         if user is None or user.deactivated:
             raise Forbidden("Invalid username or password")

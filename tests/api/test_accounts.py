@@ -470,3 +470,19 @@ async def test_capabilities(client: Client) -> None:
     assert set(caps["m.room_versions"]["available"]) == {str(v) for v in range(1, 13)}
     for key in ("m.set_displayname", "m.set_avatar_url", "m.3pid_changes"):
         assert "enabled" in caps[key]
+
+
+async def test_deleting_a_device_with_someone_elses_password_is_forbidden(
+    client: Client,
+) -> None:
+    alice = await client.register("alice")
+    await client.register("eve")
+    path = f"/_matrix/client/v3/devices/{alice['device_id']}"
+    auth = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": "eve"},
+        "password": PASSWORD,
+    }
+    refused = await client.request("DELETE", path, {"auth": auth}, token=alice["access_token"])
+    assert (refused.status, refused.errcode) == (403, "M_FORBIDDEN")
+    assert "flows" not in refused.body
