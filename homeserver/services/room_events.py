@@ -114,8 +114,11 @@ class RoomEventsService:
         """Spec "Redactions": one's own events, or anyone's with the redact power level."""
         await self._require_joined(room_id, requester.user_id)
         target = (await self.loader.load_many([event_id])).get(event_id)
-        if target is None or target.event.room_id != room_id:
+        if target is None:
             raise NotFound("Event not found")
+        if target.event.room_id != room_id:
+            # As Synapse: the spec names no error for it.
+            raise BadRequest("Cannot redact an event of another room", Codes.INVALID_PARAM)
         if target.event.sender != requester.user_id:
             state = await self.stores.rooms.current_state_ids(
                 room_id, [(POWER_LEVELS, ""), (CREATE, "")]

@@ -211,6 +211,12 @@ async def test_redaction(client: Client) -> None:
     page = await alice.messages(room_id, limit="10")
     bodies = [e["content"].get("body") for e in page.body["chunk"] if e["type"] == "m.room.message"]
     assert "secret" not in bodies and "mine" not in bodies
+    other_room = await alice.create_room()
+    elsewhere = (await alice.send(other_room, "elsewhere")).body["event_id"]
+    crossed = await alice.call("PUT", f"/rooms/{room_id}/redact/{elsewhere}/r4", {})
+    assert (crossed.status, crossed.errcode) == (400, "M_INVALID_PARAM")
+    unknown = await alice.call("PUT", f"/rooms/{room_id}/redact/$nothing:test.local/r5", {})
+    assert (unknown.status, unknown.errcode) == (404, "M_NOT_FOUND")
 
 
 async def test_concurrent_sends_keep_a_linear_room(client: Client) -> None:
