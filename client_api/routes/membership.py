@@ -24,10 +24,18 @@ class InviteBody(TargetBody):
     is_direct: bool = False
 
 
+def _extra_join_content(ctx: RequestContext) -> dict[str, Any]:
+    return {k: v for k, v in ctx.json.items() if k not in ("reason", "third_party_signed")}
+
+
 @routes.client("POST", "/join/{room}", auth=Auth.REQUIRED, allow_guests=True, body=ReasonBody)
 async def join_by_id_or_alias(ctx: RequestContext, body: ReasonBody) -> dict[str, Any]:
     room_id = await ctx.services.membership.join(
-        ctx.path("room"), ctx.user.user_id, body.reason, is_guest=ctx.user.is_guest
+        ctx.path("room"),
+        ctx.user.user_id,
+        body.reason,
+        is_guest=ctx.user.is_guest,
+        extra_content=_extra_join_content(ctx),
     )
     return {"room_id": room_id}
 
@@ -35,7 +43,11 @@ async def join_by_id_or_alias(ctx: RequestContext, body: ReasonBody) -> dict[str
 @routes.client("POST", ROOM + "/join", auth=Auth.REQUIRED, allow_guests=True, body=ReasonBody)
 async def join(ctx: RequestContext, body: ReasonBody) -> dict[str, Any]:
     room_id = await ctx.services.membership.join(
-        ctx.path("room_id"), ctx.user.user_id, body.reason, is_guest=ctx.user.is_guest
+        ctx.path("room_id"),
+        ctx.user.user_id,
+        body.reason,
+        is_guest=ctx.user.is_guest,
+        extra_content=_extra_join_content(ctx),
     )
     return {"room_id": room_id}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -77,14 +78,18 @@ class MembershipService:
         reason: str | None = None,
         *,
         is_guest: bool = False,
+        extra_content: Mapping[str, Any] | None = None,
     ) -> str:
+        """`extra_content`: further keys for the member event from the request body (as
+        Synapse keeps them); they may also name a displayname or avatar for this room."""
         room_id = await self.resolve_room(room_id_or_alias)
         await self._require_local_room(room_id)
         if is_guest:
             await self._require_guest_access(room_id)
-        await self._send(
-            room_id, user_id, user_id, "join", reason, **await self._profile_fields(user_id)
-        )
+        content = {**await self._profile_fields(user_id), **(extra_content or {})}
+        content.pop("membership", None)
+        content.pop("reason", None)
+        await self._send(room_id, user_id, user_id, "join", reason, **content)
         return room_id
 
     async def _require_guest_access(self, room_id: str) -> None:

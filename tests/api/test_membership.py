@@ -179,3 +179,13 @@ async def test_world_readable_rooms_can_be_read_without_joining(client: Client) 
     assert "for everyone" in [e["content"].get("body") for e in page.body["chunk"]]
     state = await bob.call("GET", f"/rooms/{room_id}/state")
     assert state.status == 200
+
+
+async def test_join_keeps_extra_content_from_the_body(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat")
+    joined = await bob.call("POST", f"/join/{room_id}", {"foo": "bar", "membership": "leave"})
+    assert joined.status == 200
+    member = await bob.call("GET", f"/rooms/{room_id}/state/m.room.member/{bob.user_id}")
+    assert member.body["foo"] == "bar" and member.body["membership"] == "join"
