@@ -8,6 +8,7 @@ last-active time or status message.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -159,11 +160,18 @@ class PresenceService:
         hidden = requester.user_id != user_id and await self._is_hidden(user_id)
         return self._as_content(row, hidden)
 
-    async def for_sync(self, user_id: str, since: int, upto: int) -> list[dict[str, Any]]:
+    async def for_sync(
+        self, user_id: str, since: int, upto: int, whatever_changed: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Presence of the users sharing a room with `user_id` that changed in (since,
+        upto], and that of `whatever_changed` even if it did not."""
         if not self.enabled:
             return []
         sharing = await self.stores.presence.users_sharing_rooms(user_id)
         rows = await self.stores.presence.changed(sharing or [user_id], since, upto)
+        extra = set(whatever_changed) - {row.user_id for row in rows}
+        if extra:
+            rows += await self.stores.presence.changed(sorted(extra), 0, upto)
         events = []
         for row in rows:
             hidden = row.user_id != user_id and await self._is_hidden(row.user_id)

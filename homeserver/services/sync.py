@@ -145,7 +145,7 @@ class SyncService:
                 and m.room_id not in ephemeral
             )
         ]
-        rooms["join"] = await self._joined_rooms(
+        rooms["join"], new_rooms = await self._joined_rooms(
             request, joined_now, since if incremental else None, upto, room_data, ephemeral
         )
         for membership in wanted:
@@ -170,11 +170,23 @@ class SyncService:
             if row.room_id == GLOBAL and request.filter.account_data.allows(row.type, user_id)
         ]
         presence = []
-        if since is None or self._changes(Stream.PRESENCE).changed(user_id, since.presence):
+        # The members of a room new to the client are new to it too: their presence comes
+        # whether or not it changed since the token.
+        newly_met: set[str] = set()
+        if since is not None:
+            for room_id in new_rooms:
+                newly_met.update(
+                    m.user_id for m in await self.stores.rooms.members(room_id, ["join"])
+                )
+        if (
+            since is None
+            or newly_met
+            or self._changes(Stream.PRESENCE).changed(user_id, since.presence)
+        ):
             presence = [
                 event
                 for event in await self.presence.for_sync(
-                    user_id, since.presence if since else 0, upto.presence
+                    user_id, since.presence if since else 0, upto.presence, newly_met
                 )
                 if request.filter.presence.allows(event["type"], event["sender"])
             ]
@@ -312,10 +324,11 @@ class SyncService:
         upto: StreamToken,
         account_data: dict[str, list[dict[str, Any]]],
         ephemeral: dict[str, list[dict[str, Any]]],
-    ) -> dict[str, dict[str, Any]]:
-        """The rooms.join section, each step one query for all the rooms together."""
+    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """The rooms.join section, each step one query for all the rooms together, and the
+        rooms in it that are new to the client (joined since `since`)."""
         if not joined:
-            return {}
+            return {}, []
         room_filter = request.filter.room
         limit = _timeline_limit(room_filter.timeline)
         # A room joined since the last sync is new to the client: it gets the whole state.
@@ -431,7 +444,8 @@ class SyncService:
                 "unread_notifications": {"highlight_count": 0, "notification_count": 0},
                 "unread_thread_notifications": {},
             }
-        return result
+        new_rooms = [r for r, s in room_since.items() if s is None and since is not None]
+        return result, new_rooms
 
     async def _filtered_timeline(
         self,

@@ -309,3 +309,14 @@ async def test_join_and_leave_between_syncs_bring_the_full_state(client: Client)
     left = (await sync(bob, since=token))["rooms"]["leave"][room_id]
     seen = state_types(left) | {e["type"] for e in left["timeline"]["events"]}
     assert {"m.room.create", "m.room.name"} <= seen
+
+
+async def test_a_newly_joined_room_brings_its_members_presence(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await alice.call("PUT", f"/presence/{alice.user_id}/status", {"presence": "online"})
+    token = (await sync(bob))["next_batch"]
+    await bob.join(room_id)
+    body = await sync(bob, since=token)
+    assert alice.user_id in {e["sender"] for e in body["presence"]["events"]}
