@@ -219,7 +219,7 @@ async def build_services(
         room_events=RoomEventsService(stores, loader, creation, ratelimiter, config.server_name),
         room_history=history,
         event_stream=EventStreamService(stores, history, memberships, notifier, clock),
-        directory=DirectoryService(stores, loader, aliases, history),
+        directory=DirectoryService(stores, loader, aliases, history, creation),
         public_rooms=PublicRoomsService(stores, loader),
         room_upgrade=RoomUpgradeService(stores, loader, creation, membership, aliases),
         discovery=Discovery.build(

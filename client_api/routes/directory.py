@@ -33,7 +33,7 @@ async def resolve_alias(ctx: RequestContext) -> dict[str, Any]:
 
 @routes.client("DELETE", "/directory/room/{alias}", auth=Auth.REQUIRED)
 async def delete_alias(ctx: RequestContext) -> dict[str, Any]:
-    await ctx.services.aliases.delete(ctx.user, ctx.path("alias"))
+    await ctx.services.directory.delete_alias(ctx.user, ctx.path("alias"))
     return {}
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from homeserver.services.clock import Clock
-from homeserver.types.errors import BadRequest, Codes, Forbidden, MatrixError, NotFound
+from homeserver.types.errors import BadRequest, Codes, MatrixError, NotFound
 from homeserver.types.ids import is_valid_server_name
-from homeserver.types.requester import Requester
 from storage.stores import Stores
+from storage.stores.aliases import AliasRecord
 
 MAX_ALIAS_BYTES = 255
 
@@ -62,14 +62,15 @@ class AliasService:
             raise NotFound(f"Room alias {alias} not found")
         return record.room_id, [self.server_name]
 
-    async def delete(self, requester: Requester, alias: str) -> None:
+    async def lookup(self, alias: str) -> AliasRecord:
+        """One of our aliases, with its room and creator."""
         self._check_ours(alias)
         record = await self.stores.aliases.get(alias)
         if record is None:
             raise NotFound(f"Room alias {alias} not found")
-        user = await self.stores.users.get(requester.user_id)
-        if record.creator != requester.user_id and not (user and user.is_admin):
-            raise Forbidden("Only the alias creator or an admin may delete it")
+        return record
+
+    async def remove(self, alias: str) -> None:
         await self.stores.aliases.delete(alias)
 
     async def for_room(self, room_id: str) -> list[str]:

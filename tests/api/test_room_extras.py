@@ -165,3 +165,24 @@ async def test_canonical_alias_validation(client: Client) -> None:
     remote = await alice.call("PUT", path, {"alt_aliases": ["#elsewhere:remote.example"]})
     assert remote.status == 200
     assert other
+
+
+async def test_moderators_delete_aliases_and_the_canonical_alias_follows(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.join(room_id)
+    alias = "#shared:test.local"
+    created = await bob.call(
+        "PUT", f"/directory/room/{alias.replace('#', '%23')}", {"room_id": room_id}
+    )
+    assert created.status == 200
+    canonical = await alice.call(
+        "PUT", f"/rooms/{room_id}/state/m.room.canonical_alias", {"alias": alias}
+    )
+    assert canonical.status == 200
+    # Alice did not create the alias but may change the canonical alias: she may delete it.
+    deleted = await alice.call("DELETE", f"/directory/room/{alias.replace('#', '%23')}")
+    assert deleted.status == 200
+    state = await alice.call("GET", f"/rooms/{room_id}/state/m.room.canonical_alias")
+    assert "alias" not in state.body
