@@ -10,13 +10,11 @@ from homeserver.services.event_creation import EventCreationService
 from homeserver.services.event_loader import EventLoader
 from homeserver.services.room_history import RoomHistoryService
 from homeserver.types.errors import Forbidden, MatrixError, NotFound
-from homeserver.types.event import CREATE, POWER_LEVELS
+from homeserver.types.event import CANONICAL_ALIAS, CREATE, POWER_LEVELS
 from homeserver.types.requester import Requester
 from storage.stores import Stores
 
 log = structlog.get_logger(__name__)
-
-CANONICAL_ALIAS = "m.room.canonical_alias"
 
 
 class DirectoryService:

@@ -5,18 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
+
 from homeserver.rules.power_levels import PowerLevels
 from homeserver.services.aliases import parse_alias
 from homeserver.services.event_creation import EventCreationService, SentEvent
 from homeserver.services.event_loader import EventLoader
 from homeserver.services.event_persistence import TxnKey
 from homeserver.services.ratelimit import RateLimiter
-from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
-from homeserver.types.event import CREATE, MEMBER, POWER_LEVELS, REDACTION
+from homeserver.types.errors import BadRequest, Codes, Forbidden, MatrixError, NotFound
+from homeserver.types.event import (
+    CANONICAL_ALIAS,
+    CREATE,
+    GUEST_ACCESS,
+    MEMBER,
+    POWER_LEVELS,
+    REDACTION,
+)
 from homeserver.types.requester import Requester
 from storage.stores import Stores
 
-CANONICAL_ALIAS = "m.room.canonical_alias"
+log = structlog.get_logger(__name__)
 
 
 class RoomEventsService:
@@ -79,9 +88,30 @@ class RoomEventsService:
             await self._require_joined(room_id, requester.user_id)
         if event_type == CANONICAL_ALIAS:
             await self._check_canonical_alias(room_id, content)
-        return await self.creation.send(
+        sent = await self.creation.send(
             room_id, requester.user_id, event_type, content, state_key=state_key
         )
+        if event_type == GUEST_ACCESS and content.get("guest_access") != "can_join":
+            await self._remove_guests(room_id)
+        return sent
+
+    async def _remove_guests(self, room_id: str) -> None:
+        """Guests may only be in rooms that let them join: once a room stops, its guests
+        leave it (as Synapse does)."""
+        for member in await self.stores.rooms.members(room_id, ["join"]):
+            user = await self.stores.users.get(member.user_id)
+            if user is None or not user.is_guest:
+                continue
+            try:
+                await self.creation.send(
+                    room_id,
+                    member.user_id,
+                    MEMBER,
+                    {"membership": "leave", "reason": "Guest access revoked"},
+                    state_key=member.user_id,
+                )
+            except MatrixError as error:
+                log.warning("guest not removed", room_id=room_id, error=error.message)
 
     async def _check_canonical_alias(self, room_id: str, content: Mapping[str, Any]) -> None:
         """Every alias named must be valid and, if it is ours, point at this room."""

@@ -27,6 +27,8 @@ THIRD_PARTY_INVITE = "m.room.third_party_invite"
 REDACTION = "m.room.redaction"
 HISTORY_VISIBILITY = "m.room.history_visibility"
 ALIASES = "m.room.aliases"
+CANONICAL_ALIAS = "m.room.canonical_alias"
+GUEST_ACCESS = "m.room.guest_access"
 
 _EMPTY: Mapping[str, Any] = FrozenDict()
 

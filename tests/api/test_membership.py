@@ -145,6 +145,16 @@ async def test_guests_join_only_rooms_that_allow_them(database_url: str, tmp_pat
             assert (refused.status, refused.errcode) == (403, "M_GUEST_ACCESS_FORBIDDEN")
             no_create = await client.request("POST", f"{V3}/createRoom", {}, token=token)
             assert no_create.errcode == "M_GUEST_ACCESS_FORBIDDEN"
+            # Closing the room to guests removes the guests in it.
+            await alice.call(
+                "PUT",
+                f"/rooms/{open_room}/state/m.room.guest_access",
+                {"guest_access": "forbidden"},
+            )
+            member = await alice.call(
+                "GET", f"/rooms/{open_room}/state/m.room.member/{guest.body['user_id']}"
+            )
+            assert member.body["membership"] == "leave"
     finally:
         await server.stop()
 
