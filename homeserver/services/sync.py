@@ -15,6 +15,7 @@ from homeserver.rules.event_filter import EventFilter, Filter, only_fields
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.clock import Clock
 from homeserver.services.event_loader import EventLoader, LoadedEvent
+from homeserver.services.lru_cache import LruCache
 from homeserver.services.presence import PresenceService
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.recent_room_events import RecentRoomEvents
@@ -72,6 +73,9 @@ class SyncService:
     ) -> None:
         self.memberships = memberships
         self.recent = recent
+        # Per device, per room: the member events it was sent under lazy loading, so later
+        # syncs send only the ones it lacks (a cache: losing it only means resending).
+        self._members_sent: LruCache[tuple[str, str], dict[str, set[str]]] = LruCache(10_000)
         self.presence = presence
         self.receipts = receipts
         self.typing = typing
@@ -382,6 +386,8 @@ class SyncService:
             upto,
             request,
         )
+        if room_filter.state.lazy_load_members or room_filter.timeline.lazy_load_members:
+            state_ids = await self._lazy_members(request, room_since, timelines, state_ids)
         loaded_state = await self.loader.load_many(
             event_id for ids in state_ids.values() for event_id in ids.values()
         )
@@ -507,15 +513,48 @@ class SyncService:
                 from_snapshots.append((room_id, boundary - 1, since_events))
         if from_snapshots:
             result.update(await self._states_from_snapshots(from_snapshots))
-        room_filter = request.filter.room
-        if room_filter.state.lazy_load_members or room_filter.timeline.lazy_load_members:
-            for room_id, ids in result.items():
-                senders = {i.event.sender for i in timelines[room_id][0]}
-                senders.add(request.requester.user_id)
-                result[room_id] = {
-                    k: v for k, v in ids.items() if k[0] != MEMBER or k[1] in senders
-                }
         return result
+
+    async def _lazy_members(
+        self,
+        request: SyncRequest,
+        room_since: dict[str, int | None],
+        timelines: dict[str, tuple[list[LoadedEvent], bool]],
+        state_ids: dict[str, dict[StateKey, str]],
+    ) -> dict[str, dict[StateKey, str]]:
+        """Lazy-loaded members (spec: Lazy-loading room members): a room new to the client
+        gets the member events of its timeline's senders only; every sync gets those of
+        senders the device has not been sent yet (all of them with
+        include_redundant_members); member changes in a gap always come."""
+        requester = request.requester
+        room_filter = request.filter.room
+        redundant = (
+            room_filter.state.include_redundant_members
+            or room_filter.timeline.include_redundant_members
+        )
+        device = (requester.user_id, requester.device_id)
+        sent = self._members_sent.get(device) or {}
+        result: dict[str, dict[StateKey, str]] = {}
+        wanted: list[tuple[str, str]] = []
+        for room_id, (timeline, _) in timelines.items():
+            senders = {i.event.sender for i in timeline} | {requester.user_id}
+            ids = state_ids.get(room_id, {})
+            if room_since[room_id] is None:
+                ids = {k: v for k, v in ids.items() if k[0] != MEMBER or k[1] in senders}
+                sent[room_id] = set()
+            result[room_id] = dict(ids)
+            wanted.extend((room_id, s) for s in senders if (MEMBER, s) not in ids)
+        for (room_id, user_id), event_id in (
+            await self.stores.rooms.current_member_events(wanted)
+        ).items():
+            if redundant or event_id not in sent.get(room_id, ()):
+                result[room_id][(MEMBER, user_id)] = event_id
+        for room_id, ids in result.items():
+            known = sent.setdefault(room_id, set())
+            known.update(v for k, v in ids.items() if k[0] == MEMBER)
+            known.update(i.event.event_id for i in timelines[room_id][0] if i.event.type == MEMBER)
+        self._members_sent.put(device, sent)
+        return {room_id: ids for room_id, ids in result.items() if ids}
 
     async def _states_from_snapshots(
         self, wanted: list[tuple[str, int, int | None]]

@@ -227,6 +227,23 @@ class RoomStore:
         )
         return {row["event_id"] for row in rows}
 
+    async def current_member_events(
+        self, pairs: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """The current m.room.member event of each (room, user) that has one."""
+        if not pairs:
+            return {}
+        rows = await self.db.fetch(
+            "current_member_events",
+            """SELECT c.room_id, c.state_key, c.event_id FROM current_state c
+               JOIN unnest($1::text[], $2::text[]) AS w(room_id, user_id)
+                 ON c.room_id = w.room_id AND c.state_key = w.user_id
+               WHERE c.type = 'm.room.member'""",
+            [room_id for room_id, _ in pairs],
+            [user_id for _, user_id in pairs],
+        )
+        return {(row["room_id"], row["state_key"]): row["event_id"] for row in rows}
+
     async def named_rooms(self, room_ids: list[str]) -> set[str]:
         """The rooms that have a non-empty m.room.name or m.room.canonical_alias."""
         if not room_ids:

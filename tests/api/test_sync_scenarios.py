@@ -320,3 +320,24 @@ async def test_a_newly_joined_room_brings_its_members_presence(client: Client) -
     await bob.join(room_id)
     body = await sync(bob, since=token)
     assert alice.user_id in {e["sender"] for e in body["presence"]["events"]}
+
+
+async def test_lazy_members_arrive_once_when_their_senders_speak(client: Client) -> None:
+    (alice, bob, carol), room_id = await users_in_public_room(client, "alice", "bob", "carol")
+    for n in range(3):
+        await bob.send(room_id, f"filler {n}")
+    lazy: dict[str, Any] = {
+        "room": {"state": {"lazy_load_members": True}, "timeline": {"limit": 2}}
+    }
+    first = await sync(alice, filter=json.dumps(lazy))
+    assert carol.user_id not in member_keys(first["rooms"]["join"][room_id])
+    await carol.send(room_id, "hello")
+    spoke = await sync(alice, since=first["next_batch"], filter=json.dumps(lazy))
+    assert member_keys(spoke["rooms"]["join"][room_id]) == {carol.user_id}
+    await carol.send(room_id, "again")
+    again = await sync(alice, since=spoke["next_batch"], filter=json.dumps(lazy))
+    assert member_keys(again["rooms"]["join"][room_id]) == set()
+    lazy["room"]["state"]["include_redundant_members"] = True
+    await carol.send(room_id, "and again")
+    redundant = await sync(alice, since=again["next_batch"], filter=json.dumps(lazy))
+    assert carol.user_id in member_keys(redundant["rooms"]["join"][room_id])
