@@ -614,7 +614,9 @@ class SyncService:
             wanted = (room_id, boundary, None if new_to_client or since is None else since.events)
             state_ids = (await self._states_from_snapshots([wanted]))[room_id]
         timeline_ids = {i.event.event_id for i in timeline}
-        state = await self.loader.load_many(v for v in state_ids.values() if v not in timeline_ids)
+        loaded = await self.loader.load_many(v for v in state_ids.values() if v not in timeline_ids)
+        state_filter = request.filter.room.state
+        state = [i for i in loaded.values() if state_filter.allows_event(i.event.data)]
         return {
             "timeline": {
                 "events": await self._serialize(request, timeline),
@@ -623,7 +625,7 @@ class SyncService:
                 if first
                 else topological_token(0, 0),
             },
-            "state": {"events": await self._serialize(request, state.values())},
+            "state": {"events": await self._serialize(request, state)},
             "account_data": {"events": []},
         }
 

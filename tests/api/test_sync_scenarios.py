@@ -341,3 +341,15 @@ async def test_lazy_members_arrive_once_when_their_senders_speak(client: Client)
     await carol.send(room_id, "and again")
     redundant = await sync(alice, since=again["next_batch"], filter=json.dumps(lazy))
     assert carol.user_id in member_keys(redundant["rooms"]["join"][room_id])
+
+
+async def test_the_state_filter_applies_to_left_rooms(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    bob = await User.register(client, "bob")
+    room_id = await alice.create_room(preset="public_chat", name="Filtered")
+    token = (await sync(bob))["next_batch"]
+    await bob.join(room_id)
+    await bob.call("POST", f"/rooms/{room_id}/leave", {})
+    only_names = json.dumps({"room": {"state": {"types": ["m.room.name"]}}})
+    left = (await sync(bob, since=token, filter=only_names))["rooms"]["leave"][room_id]
+    assert state_types(left) == {"m.room.name"}
