@@ -12,19 +12,22 @@ from homeserver.rules.event_filter import Filter
 from homeserver.types.errors import BadRequest, Codes
 
 Limit = Annotated[int, Field(ge=0)]
+# Filters name rooms and users by ID; anything else is a client bug worth a 400.
+RoomIds = list[Annotated[str, Field(pattern=r"^!")]]
+UserIds = list[Annotated[str, Field(pattern=r"^@")]]
 
 
 class EventFilterModel(RequestBody):
     limit: Limit | None = None
     types: list[str] | None = None
     not_types: list[str] | None = None
-    senders: list[str] | None = None
-    not_senders: list[str] | None = None
+    senders: UserIds | None = None
+    not_senders: UserIds | None = None
 
 
 class RoomEventFilterModel(EventFilterModel):
-    rooms: list[str] | None = None
-    not_rooms: list[str] | None = None
+    rooms: RoomIds | None = None
+    not_rooms: RoomIds | None = None
     contains_url: bool | None = None
     lazy_load_members: bool | None = None
     include_redundant_members: bool | None = None
@@ -32,8 +35,8 @@ class RoomEventFilterModel(EventFilterModel):
 
 
 class RoomFilterModel(RequestBody):
-    rooms: list[str] | None = None
-    not_rooms: list[str] | None = None
+    rooms: RoomIds | None = None
+    not_rooms: RoomIds | None = None
     include_leave: bool | None = None
     timeline: RoomEventFilterModel | None = None
     state: RoomEventFilterModel | None = None

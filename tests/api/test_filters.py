@@ -57,6 +57,10 @@ async def test_invalid_filters_are_rejected(client: Client) -> None:
         {"presence": {"types": "m.presence"}},
         {"event_format": "other"},
         {"room": []},
+        {"room": {"timeline": {"rooms": ["not_a_room_id"]}}},
+        {"room": {"not_rooms": ["also-not-a-room"]}},
+        {"room": {"timeline": {"senders": ["not_a_user_id"]}}},
+        {"presence": {"not_senders": ["nobody"]}},
     ):
         response = await client.request(
             "POST", f"/_matrix/client/v3/user/{ALICE}/filter", bad, token=token
