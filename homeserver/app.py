@@ -30,6 +30,7 @@ from homeserver.services.event_loader import EventLoader
 from homeserver.services.event_persistence import EventPersister
 from homeserver.services.event_stream import EventStreamService
 from homeserver.services.filters import FilterService
+from homeserver.services.health import HealthService
 from homeserver.services.login import LoginService
 from homeserver.services.membership import MembershipService
 from homeserver.services.passwords import PasswordHasher
@@ -218,6 +219,7 @@ async def build_services(
         ),
         room_events=RoomEventsService(stores, loader, creation, ratelimiter, config.server_name),
         room_history=history,
+        health=HealthService(stores),
         event_stream=EventStreamService(stores, history, memberships, notifier, clock),
         directory=DirectoryService(stores, loader, aliases, history, creation),
         public_rooms=PublicRoomsService(stores, loader),

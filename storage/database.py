@@ -145,5 +145,9 @@ class Database:
         async with self._use(conn) as c:
             return await c.fetchval(name, sql, *args)
 
+    async def ping(self) -> None:
+        """One round trip to the server; raises when it cannot be made."""
+        await self.fetchval("ping", "SELECT 1")
+
     async def close(self) -> None:
         await self.pool.close()

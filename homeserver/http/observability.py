@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from homeserver.http.routing import json_response
+from homeserver.http.routing import SERVICES_KEY, json_response
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -15,7 +15,10 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    """200 while the database answers, 503 otherwise (for load balancers and probes)."""
+    if await request.app[SERVICES_KEY].health.database_reachable():
+        return json_response({"status": "ok"})
+    return json_response({"status": "unavailable", "database": "unreachable"}, status=503)
 
 
 def install(app: web.Application, *, metrics_enabled: bool) -> None:

@@ -17,6 +17,7 @@ from homeserver.services.event_creation import EventCreationService
 from homeserver.services.event_loader import EventLoader
 from homeserver.services.event_stream import EventStreamService
 from homeserver.services.filters import FilterService
+from homeserver.services.health import HealthService
 from homeserver.services.login import LoginService
 from homeserver.services.membership import MembershipService
 from homeserver.services.presence import PresenceService
@@ -61,6 +62,7 @@ class Services:
     room_creation: RoomCreationService
     room_events: RoomEventsService
     room_history: RoomHistoryService
+    health: HealthService
     event_stream: EventStreamService
     directory: DirectoryService
     public_rooms: PublicRoomsService

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncpg
+
 from homeserver.app import Homeserver
 from tests.api.harness import Client
 
@@ -131,3 +133,17 @@ async def test_malformed_authorization_header(client: Client) -> None:
     )
     assert response.status == 401
     assert response.errcode == "M_MISSING_TOKEN"
+
+
+async def test_health_reports_an_unreachable_database(
+    client: Client, database_url: str, admin_dsn: str
+) -> None:
+    assert (await client.request("GET", "/health")).status == 200
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        name = database_url.rsplit("/", 1)[1]
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    health = await client.request("GET", "/health")
+    assert (health.status, health.body["status"]) == (503, "unavailable")
