@@ -1,0 +1,399 @@
+"""The rooms.join and rooms.leave sections of /sync: timelines, the state before them,
+lazy-loaded members, summaries, serialisation. Built in a fixed number of queries whatever
+the number of rooms."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from homeserver.rules.event_filter import EventFilter, only_fields
+from homeserver.services.event_loader import EventLoader, LoadedEvent
+from homeserver.services.lru_cache import LruCache
+from homeserver.services.recent_room_events import RecentRoomEvents
+from homeserver.services.room_history import RoomHistoryService, topological_token
+from homeserver.services.sync_request import SyncRequest
+from homeserver.types.event import MEMBER, StateKey
+from homeserver.types.stream_token import StreamToken
+from storage.stores import Stores
+from storage.stores.events import StoredEvent
+from storage.stores.rooms import MembershipRecord
+
+
+class RoomSections:
+    def __init__(
+        self,
+        stores: Stores,
+        loader: EventLoader,
+        history: RoomHistoryService,
+        recent: RecentRoomEvents,
+    ) -> None:
+        self.stores = stores
+        self.loader = loader
+        self.history = history
+        self.recent = recent
+        # Per device, per room: the member events it was sent under lazy loading, so later
+        # syncs send only the ones it lacks (a cache: losing it only means resending).
+        self._members_sent: LruCache[tuple[str, str], dict[str, set[str]]] = LruCache(10_000)
+
+    def _format(self, request: SyncRequest, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        fields = request.filter.event_fields
+        if fields is None:
+            return events
+        return [only_fields(e, fields) for e in events]
+
+    async def _serialize(
+        self, request: SyncRequest, loaded: Iterable[LoadedEvent]
+    ) -> list[dict[str, Any]]:
+        items = list(loaded)
+        if request.filter.event_format == "federation":
+            return self._format(request, [dict(i.event.data) for i in items])
+        events = await self.history.serialize(items, request.requester)
+        for event in events:
+            event.pop("room_id", None)
+        return self._format(request, events)
+
+    async def _timeline(
+        self,
+        request: SyncRequest,
+        room_id: str,
+        since_events: int,
+        upto_events: int,
+        timeline_filter: EventFilter,
+        membership: MembershipRecord,
+    ) -> tuple[list[LoadedEvent], bool]:
+        limit = _timeline_limit(timeline_filter)
+        version = await self.loader.room_version(room_id)
+        assert version is not None
+        rows = await self.stores.events.room_stream_page(
+            room_id, since_events, upto_events, limit + 1
+        )
+        limited = len(rows) > limit
+        items = self.loader.wrap(reversed(rows[:limit]), version)
+        items = [i for i in items if timeline_filter.allows_event(i.event.data)]
+        items = await self.history.visible(request.requester.user_id, items, membership)
+        return items, limited
+
+    async def not_joined_at(self, membership: MembershipRecord, since: StreamToken) -> bool:
+        """Whether the user was not joined at `since` while their membership changed after
+        it (a join or a join-and-leave, not a profile change): the room is new to the
+        client."""
+        if membership.stream_ordering <= since.events:
+            return False
+        group = await self.stores.events.state_group_at(membership.room_id, since.events)
+        if group is None:
+            return True
+        key = (MEMBER, membership.user_id)
+        before = (await self.stores.state.get_state(group, [key])).get(key)
+        if before is None:
+            return True
+        return (await self.loader.load(before)).event.membership != "join"
+
+    async def joined(
+        self,
+        request: SyncRequest,
+        joined: list[MembershipRecord],
+        since: StreamToken | None,
+        upto: StreamToken,
+        account_data: dict[str, list[dict[str, Any]]],
+        ephemeral: dict[str, list[dict[str, Any]]],
+    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """The rooms.join section, each step one query for all the rooms together, and the
+        rooms in it that are new to the client (joined since `since`)."""
+        if not joined:
+            return {}, []
+        room_filter = request.filter.room
+        limit = _timeline_limit(room_filter.timeline)
+        # A room joined since the last sync is new to the client: it gets the whole state.
+        room_since: dict[str, int | None] = {}
+        for membership in joined:
+            fresh = since is None or await self.not_joined_at(membership, since)
+            room_since[membership.room_id] = None if fresh or since is None else since.events
+        pages: dict[str, list[StoredEvent]] = {}
+        for first_position in {0 if s is None else s for s in room_since.values()}:
+            ids = [r for r, s in room_since.items() if (s or 0) == first_position]
+            pages.update(await self.recent.pages(ids, first_position, upto.events, limit + 1))
+        candidates: list[tuple[list[LoadedEvent], MembershipRecord]] = []
+        limits: list[bool] = []
+        for membership in joined:
+            room_id = membership.room_id
+            version = await self.loader.room_version(room_id)
+            assert version is not None
+            rows = pages[room_id]
+            items = [
+                i
+                for i in self.loader.wrap(reversed(rows[:limit]), version)
+                if room_filter.timeline.allows_event(i.event.data)
+            ]
+            limited = len(rows) > limit
+            if limited and len(items) < limit:
+                # The filter dropped some of the page and there is more: read on.
+                items, limited = await self._filtered_timeline(
+                    room_id, room_since[room_id] or 0, upto.events, limit, request
+                )
+            # A room joined since the last sync has history the client never saw: its
+            # timeline is limited (as in Synapse), unlike an initial sync's.
+            limited = limited or (since is not None and room_since[room_id] is None and bool(rows))
+            candidates.append((items, membership))
+            limits.append(limited)
+        # State events that are current state are shown even from a time the user could not
+        # see (as Synapse does): clients build room state from the timeline too.
+        current = await self.stores.rooms.current_among(
+            [m.room_id for m in joined],
+            [i.event.event_id for items, _ in candidates for i in items if i.event.is_state],
+        )
+        visible = await self.history.visible_in_rooms(
+            request.requester.user_id, candidates, frozenset(current)
+        )
+        timelines = {
+            membership.room_id: (items, limited)
+            for membership, items, limited in zip(joined, visible, limits, strict=True)
+        }
+        state_ids = await self._states_before_timelines(
+            {r: s for r, s in room_since.items() if s is None or timelines[r][1]},
+            timelines,
+            upto,
+            request,
+        )
+        if room_filter.state.lazy_load_members or room_filter.timeline.lazy_load_members:
+            state_ids = await self._lazy_members(request, room_since, timelines, state_ids)
+        loaded_state = await self.loader.load_many(
+            event_id for ids in state_ids.values() for event_id in ids.values()
+        )
+        state: dict[str, list[LoadedEvent]] = {}
+        for room_id, ids in state_ids.items():
+            in_timeline = {i.event.event_id for i in timelines[room_id][0]}
+            state[room_id] = [
+                loaded_state[e]
+                for e in ids.values()
+                if e in loaded_state
+                and e not in in_timeline
+                and room_filter.state.allows_event(loaded_state[e].event.data)
+            ]
+        ordered: list[LoadedEvent] = []
+        for membership in joined:
+            ordered.extend(timelines[membership.room_id][0])
+            ordered.extend(state.get(membership.room_id, ()))
+        serialized = iter(await self._serialize(request, ordered))
+        # The summary is sent when the room is new to the client or its members changed; an
+        # unchanged summary may be left out (spec: /sync, RoomSummary).
+        summarised = [
+            room_id
+            for room_id, since_events in room_since.items()
+            if since_events is None
+            or any(
+                i.event.type == MEMBER for i in (*timelines[room_id][0], *state.get(room_id, ()))
+            )
+        ]
+        summaries = await self.stores.rooms.summaries(summarised, request.requester.user_id)
+        named = await self.stores.rooms.named_rooms(summarised)
+        result: dict[str, dict[str, Any]] = {}
+        for membership in joined:
+            room_id = membership.room_id
+            timeline, limited = timelines[room_id]
+            first = timeline[0] if timeline else None
+            nothing_new = not (
+                timeline
+                or state.get(room_id)
+                or account_data.get(room_id)
+                or ephemeral.get(room_id)
+            )
+            if room_since[room_id] is not None and nothing_new:
+                # Everything that changed was filtered out: an incremental sync leaves the
+                # room out, as Synapse does.
+                continue
+            result[room_id] = {
+                "timeline": {
+                    "events": [next(serialized) for _ in timeline],
+                    "limited": limited,
+                    "prev_batch": topological_token(first.depth, first.stream_ordering)
+                    if first is not None
+                    else upto.serialize(),
+                },
+                "state": {"events": [next(serialized) for _ in state.get(room_id, ())]},
+                "account_data": {"events": account_data.get(room_id, [])},
+                "ephemeral": {"events": ephemeral.get(room_id, [])},
+                "summary": _summary(summaries[room_id], room_id in named)
+                if room_id in summaries
+                else {},
+                "unread_notifications": {"highlight_count": 0, "notification_count": 0},
+                "unread_thread_notifications": {},
+            }
+        new_rooms = [r for r, s in room_since.items() if s is None and since is not None]
+        return result, new_rooms
+
+    async def _filtered_timeline(
+        self,
+        room_id: str,
+        since_events: int,
+        upto_events: int,
+        limit: int,
+        request: SyncRequest,
+    ) -> tuple[list[LoadedEvent], bool]:
+        """The newest `limit` events passing the timeline filter, reading back from the
+        newest until that many pass (plus one, to know whether it is limited)."""
+        timeline_filter = request.filter.room.timeline
+        version = await self.loader.room_version(room_id)
+        assert version is not None
+        kept: list[LoadedEvent] = []
+        upper = upto_events
+        batch = max(50, 4 * limit)
+        while len(kept) <= limit:
+            rows = await self.stores.events.room_stream_page(room_id, since_events, upper, batch)
+            kept.extend(
+                i
+                for i in self.loader.wrap(rows, version)
+                if timeline_filter.allows_event(i.event.data)
+            )
+            if len(rows) < batch:
+                break
+            upper = rows[-1].stream_ordering - 1
+        return list(reversed(kept[:limit])), len(kept) > limit
+
+    async def _states_before_timelines(
+        self,
+        room_since: dict[str, int | None],
+        timelines: dict[str, tuple[list[LoadedEvent], bool]],
+        upto: StreamToken,
+        request: SyncRequest,
+    ) -> dict[str, dict[StateKey, str]]:
+        """For each room: the state at the start of its timeline, minus what the client had
+        at its `since` position (all of it when that is None)."""
+        if not room_since:
+            return {}
+        current = await self.stores.rooms.current_state_positions(list(room_since))
+        result: dict[str, dict[StateKey, str]] = {}
+        # Rooms whose state changed at or after the timeline's start: (room, position of the
+        # state wanted, position the client had it at).
+        from_snapshots: list[tuple[str, int, int | None]] = []
+        for room_id, since_events in room_since.items():
+            timeline = timelines[room_id][0]
+            boundary = timeline[0].stream_ordering if timeline else upto.events + 1
+            entries = current[room_id]
+            if entries and max(position for _, position in entries.values()) < boundary:
+                # No state changed from the timeline's start on: current state is the state
+                # before it, and what changed since `since` is what was set after it.
+                result[room_id] = {
+                    key: event_id
+                    for key, (event_id, position) in entries.items()
+                    if since_events is None or position > since_events
+                }
+            else:
+                from_snapshots.append((room_id, boundary - 1, since_events))
+        if from_snapshots:
+            result.update(await self._states_from_snapshots(from_snapshots))
+        return result
+
+    async def _lazy_members(
+        self,
+        request: SyncRequest,
+        room_since: dict[str, int | None],
+        timelines: dict[str, tuple[list[LoadedEvent], bool]],
+        state_ids: dict[str, dict[StateKey, str]],
+    ) -> dict[str, dict[StateKey, str]]:
+        """Lazy-loaded members (spec: Lazy-loading room members): a room new to the client
+        gets the member events of its timeline's senders only; every sync gets those of
+        senders the device has not been sent yet (all of them with
+        include_redundant_members); member changes in a gap always come."""
+        requester = request.requester
+        room_filter = request.filter.room
+        redundant = (
+            room_filter.state.include_redundant_members
+            or room_filter.timeline.include_redundant_members
+        )
+        device = (requester.user_id, requester.device_id)
+        sent = self._members_sent.get(device) or {}
+        result: dict[str, dict[StateKey, str]] = {}
+        wanted: list[tuple[str, str]] = []
+        for room_id, (timeline, _) in timelines.items():
+            senders = {i.event.sender for i in timeline} | {requester.user_id}
+            ids = state_ids.get(room_id, {})
+            if room_since[room_id] is None:
+                ids = {k: v for k, v in ids.items() if k[0] != MEMBER or k[1] in senders}
+                sent[room_id] = set()
+            result[room_id] = dict(ids)
+            wanted.extend((room_id, s) for s in senders if (MEMBER, s) not in ids)
+        for (room_id, user_id), event_id in (
+            await self.stores.rooms.current_member_events(wanted)
+        ).items():
+            if redundant or event_id not in sent.get(room_id, ()):
+                result[room_id][(MEMBER, user_id)] = event_id
+        for room_id, ids in result.items():
+            known = sent.setdefault(room_id, set())
+            known.update(v for k, v in ids.items() if k[0] == MEMBER)
+            known.update(i.event.event_id for i in timelines[room_id][0] if i.event.type == MEMBER)
+        self._members_sent.put(device, sent)
+        return {room_id: ids for room_id, ids in result.items() if ids}
+
+    async def _states_from_snapshots(
+        self, wanted: list[tuple[str, int, int | None]]
+    ) -> dict[str, dict[StateKey, str]]:
+        """For each (room, position, since): the room's state at the position, minus its
+        state at `since` when that is given."""
+        positions = [(room_id, position) for room_id, position, _ in wanted]
+        positions += [(room_id, since) for room_id, _, since in wanted if since is not None]
+        groups = await self.stores.events.state_groups_at(positions)
+        states = await self.stores.state.get_states(g for g in groups if g is not None)
+        at_since = iter(groups[len(wanted) :])
+        result: dict[str, dict[StateKey, str]] = {}
+        for (room_id, _, since), group in zip(wanted, groups[: len(wanted)], strict=True):
+            now = states[group] if group is not None else {}
+            if since is not None:
+                old_group = next(at_since)
+                old = states[old_group] if old_group is not None else {}
+                now = {k: v for k, v in now.items() if old.get(k) != v}
+            result[room_id] = now
+        return result
+
+    async def left(
+        self, request: SyncRequest, membership: MembershipRecord, since: StreamToken | None
+    ) -> dict[str, Any]:
+        room_id = membership.room_id
+        # History ends with the leave (or kick or ban) event.
+        timeline, limited = await self._timeline(
+            request,
+            room_id,
+            since.events if since else 0,
+            membership.stream_ordering,
+            request.filter.room.timeline,
+            membership,
+        )
+        first = timeline[0] if timeline else None
+        state_ids: dict[StateKey, str] = {}
+        new_to_client = since is None or await self.not_joined_at(membership, since)
+        if limited or new_to_client:
+            boundary = first.stream_ordering - 1 if first else membership.stream_ordering
+            wanted = (room_id, boundary, None if new_to_client or since is None else since.events)
+            state_ids = (await self._states_from_snapshots([wanted]))[room_id]
+        timeline_ids = {i.event.event_id for i in timeline}
+        loaded = await self.loader.load_many(v for v in state_ids.values() if v not in timeline_ids)
+        state_filter = request.filter.room.state
+        state = [i for i in loaded.values() if state_filter.allows_event(i.event.data)]
+        return {
+            "timeline": {
+                "events": await self._serialize(request, timeline),
+                "limited": limited,
+                "prev_batch": topological_token(first.depth, first.stream_ordering)
+                if first
+                else topological_token(0, 0),
+            },
+            "state": {"events": await self._serialize(request, state)},
+            "account_data": {"events": []},
+        }
+
+
+def _timeline_limit(timeline_filter: EventFilter) -> int:
+    return timeline_filter.limit if timeline_filter.limit is not None else 10
+
+
+def _summary(summary: tuple[dict[str, int], list[str]], named: bool) -> dict[str, Any]:
+    counts, heroes = summary
+    result: dict[str, Any] = {
+        "m.joined_member_count": counts.get("join", 0),
+        "m.invited_member_count": counts.get("invite", 0),
+    }
+    # Heroes are for naming a room that has no name (spec: RoomSummary); Synapse leaves
+    # them out otherwise.
+    if not named:
+        result["m.heroes"] = heroes
+    return result
