@@ -19,6 +19,9 @@ from storage.stores import Stores
 from storage.stores.events import StoredEvent
 from storage.stores.rooms import MembershipRecord
 
+# How far back a timeline whose newest events are filtered out or hidden is looked for.
+_READ_BACK_PAGES = 5
+
 
 class RoomSections:
     def __init__(
@@ -125,30 +128,22 @@ class RoomSections:
                 for i in self.loader.wrap(reversed(rows[:limit]), version)
                 if room_filter.timeline.allows_event(i.event.data)
             ]
-            limited = len(rows) > limit
+            candidates.append((items, membership))
+            limits.append(len(rows) > limit)
+        visible = await self._visible(request, candidates)
+        timelines: dict[str, tuple[list[LoadedEvent], bool]] = {}
+        for membership, items, limited in zip(joined, visible, limits, strict=True):
+            room_id = membership.room_id
             if limited and len(items) < limit:
-                # The filter dropped some of the page and there is more: read on.
-                items, limited = await self._filtered_timeline(
-                    room_id, room_since[room_id] or 0, upto.events, limit, request
+                # The filter or history visibility dropped some of the page, and there is
+                # more: read further back.
+                items, limited = await self._read_back(
+                    membership, room_since[room_id] or 0, upto.events, limit, request
                 )
             # A room joined since the last sync has history the client never saw: its
             # timeline is limited (as in Synapse), unlike an initial sync's.
-            limited = limited or (since is not None and room_since[room_id] is None and bool(rows))
-            candidates.append((items, membership))
-            limits.append(limited)
-        # State events that are current state are shown even from a time the user could not
-        # see (as Synapse does): clients build room state from the timeline too.
-        current = await self.stores.rooms.current_among(
-            [m.room_id for m in joined],
-            [i.event.event_id for items, _ in candidates for i in items if i.event.is_state],
-        )
-        visible = await self.history.visible_in_rooms(
-            request.requester.user_id, candidates, frozenset(current)
-        )
-        timelines = {
-            membership.room_id: (items, limited)
-            for membership, items, limited in zip(joined, visible, limits, strict=True)
-        }
+            fresh = since is not None and room_since[room_id] is None
+            timelines[room_id] = (items, limited or (fresh and bool(pages[room_id])))
         state_ids = await self._states_before_timelines(
             {r: s for r, s in room_since.items() if s is None or timelines[r][1]},
             timelines,
@@ -222,33 +217,53 @@ class RoomSections:
         new_rooms = [r for r, s in room_since.items() if s is None and since is not None]
         return result, new_rooms
 
-    async def _filtered_timeline(
+    async def _visible(
+        self, request: SyncRequest, batches: list[tuple[list[LoadedEvent], MembershipRecord]]
+    ) -> list[list[LoadedEvent]]:
+        """History visibility for timelines. State events that are current state are shown
+        even from a time the user could not see (as Synapse does): clients build room
+        state from the timeline too."""
+        current = await self.stores.rooms.current_among(
+            [m.room_id for _, m in batches],
+            [i.event.event_id for items, _ in batches for i in items if i.event.is_state],
+        )
+        return await self.history.visible_in_rooms(
+            request.requester.user_id, batches, frozenset(current)
+        )
+
+    async def _read_back(
         self,
-        room_id: str,
+        membership: MembershipRecord,
         since_events: int,
         upto_events: int,
         limit: int,
         request: SyncRequest,
     ) -> tuple[list[LoadedEvent], bool]:
-        """The newest `limit` events passing the timeline filter, reading back from the
-        newest until that many pass (plus one, to know whether it is limited)."""
+        """The newest `limit` events that pass the timeline filter and history visibility,
+        reading back a bounded number of pages (plus one event, to know whether the
+        timeline is limited)."""
         timeline_filter = request.filter.room.timeline
-        version = await self.loader.room_version(room_id)
+        version = await self.loader.room_version(membership.room_id)
         assert version is not None
         kept: list[LoadedEvent] = []
         upper = upto_events
         batch = max(50, 4 * limit)
-        while len(kept) <= limit:
-            rows = await self.stores.events.room_stream_page(room_id, since_events, upper, batch)
-            kept.extend(
+        more = True
+        for _ in range(_READ_BACK_PAGES):
+            rows = await self.stores.events.room_stream_page(
+                membership.room_id, since_events, upper, batch
+            )
+            passing = [
                 i
                 for i in self.loader.wrap(rows, version)
                 if timeline_filter.allows_event(i.event.data)
-            )
-            if len(rows) < batch:
+            ]
+            kept.extend((await self._visible(request, [(passing, membership)]))[0])
+            more = len(rows) == batch
+            if len(kept) > limit or not more:
                 break
             upper = rows[-1].stream_ordering - 1
-        return list(reversed(kept[:limit])), len(kept) > limit
+        return list(reversed(kept[:limit])), len(kept) > limit or more
 
     async def _states_before_timelines(
         self,

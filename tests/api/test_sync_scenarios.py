@@ -353,3 +353,22 @@ async def test_the_state_filter_applies_to_left_rooms(client: Client) -> None:
     only_names = json.dumps({"room": {"state": {"types": ["m.room.name"]}}})
     left = (await sync(bob, since=token, filter=only_names))["rooms"]["leave"][room_id]
     assert state_types(left) == {"m.room.name"}
+
+
+async def test_hidden_history_does_not_crowd_out_the_timeline(client: Client) -> None:
+    (creator, syncer), room_id = await users_in_public_room(client, "creator", "syncer")
+    invitee = await User.register(client, "invitee")
+    await creator.call(
+        "PUT", f"/rooms/{room_id}/state/m.room.history_visibility", {"history_visibility": "joined"}
+    )
+    token = (await sync(syncer))["next_batch"]
+    await syncer.call("POST", f"/rooms/{room_id}/leave", {})
+    assert (await invitee.join(room_id)).status == 200
+    for n in range(15):
+        await creator.send(room_id, f"while away {n}")
+    assert (await syncer.join(room_id)).status == 200
+    room = (await sync(syncer, since=token))["rooms"]["join"][room_id]
+    timeline = room["timeline"]["events"]
+    assert not any(e["content"].get("body", "").startswith("while away") for e in timeline)
+    assert any(e["type"] == "m.room.member" and e["state_key"] == invitee.user_id for e in timeline)
+    assert len(timeline) > 2
