@@ -321,9 +321,11 @@ class RoomSections:
         result: dict[str, dict[StateKey, str]] = {}
         wanted: list[tuple[str, str]] = []
         for room_id, (timeline, _) in timelines.items():
-            senders = {i.event.sender for i in timeline} | {requester.user_id}
+            senders = {i.event.sender for i in timeline}
             ids = state_ids.get(room_id, {})
             if room_since[room_id] is None:
+                # The user's own member event comes with a room new to the client only.
+                senders.add(requester.user_id)
                 ids = {k: v for k, v in ids.items() if k[0] != MEMBER or k[1] in senders}
                 sent[room_id] = set()
             result[room_id] = dict(ids)
