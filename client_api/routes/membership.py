@@ -24,32 +24,21 @@ class InviteBody(TargetBody):
     is_direct: bool = False
 
 
-def _extra_join_content(ctx: RequestContext) -> dict[str, Any]:
-    return {k: v for k, v in ctx.json.items() if k not in ("reason", "third_party_signed")}
+async def _join(ctx: RequestContext, room: str, body: ReasonBody) -> dict[str, Any]:
+    room_id = await ctx.services.membership.join(
+        room, ctx.user.user_id, body.reason, is_guest=ctx.user.is_guest, extra_content=ctx.json
+    )
+    return {"room_id": room_id}
 
 
 @routes.client("POST", "/join/{room}", auth=Auth.REQUIRED, allow_guests=True, body=ReasonBody)
 async def join_by_id_or_alias(ctx: RequestContext, body: ReasonBody) -> dict[str, Any]:
-    room_id = await ctx.services.membership.join(
-        ctx.path("room"),
-        ctx.user.user_id,
-        body.reason,
-        is_guest=ctx.user.is_guest,
-        extra_content=_extra_join_content(ctx),
-    )
-    return {"room_id": room_id}
+    return await _join(ctx, ctx.path("room"), body)
 
 
 @routes.client("POST", ROOM + "/join", auth=Auth.REQUIRED, allow_guests=True, body=ReasonBody)
 async def join(ctx: RequestContext, body: ReasonBody) -> dict[str, Any]:
-    room_id = await ctx.services.membership.join(
-        ctx.path("room_id"),
-        ctx.user.user_id,
-        body.reason,
-        is_guest=ctx.user.is_guest,
-        extra_content=_extra_join_content(ctx),
-    )
-    return {"room_id": room_id}
+    return await _join(ctx, ctx.path("room_id"), body)
 
 
 @routes.client("POST", "/knock/{room}", auth=Auth.REQUIRED, body=ReasonBody)

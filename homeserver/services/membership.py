@@ -87,8 +87,10 @@ class MembershipService:
         if is_guest:
             await self._require_guest_access(room_id)
         content = {**await self._profile_fields(user_id), **(extra_content or {})}
-        content.pop("membership", None)
-        content.pop("reason", None)
+        # What the request body may not set: the membership itself, the reason (given
+        # separately) and the third-party signature (not content).
+        for key in ("membership", "reason", "third_party_signed"):
+            content.pop(key, None)
         await self._send(room_id, user_id, user_id, "join", reason, **content)
         return room_id
 

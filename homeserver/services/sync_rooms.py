@@ -77,20 +77,34 @@ class RoomSections:
         items = await self.history.visible(request.requester.user_id, items, membership)
         return items, limited
 
-    async def not_joined_at(self, membership: MembershipRecord, since: StreamToken) -> bool:
-        """Whether the user was not joined at `since` while their membership changed after
-        it (a join or a join-and-leave, not a profile change): the room is new to the
-        client."""
-        if membership.stream_ordering <= since.events:
-            return False
-        group = await self.stores.events.state_group_at(membership.room_id, since.events)
-        if group is None:
-            return True
-        key = (MEMBER, membership.user_id)
-        before = (await self.stores.state.get_state(group, [key])).get(key)
-        if before is None:
-            return True
-        return (await self.loader.load(before)).event.membership != "join"
+    async def new_to_client(
+        self, memberships: list[MembershipRecord], since: StreamToken
+    ) -> set[str]:
+        """The rooms where the user was not joined at `since` while their membership changed
+        after it (a join or a join-and-leave, not a profile change): the client has never
+        seen them. One round of queries for all the rooms."""
+        changed = [m for m in memberships if m.stream_ordering > since.events]
+        if not changed:
+            return set()
+        groups = await self.stores.events.state_groups_at(
+            (m.room_id, since.events) for m in changed
+        )
+        user_id = changed[0].user_id
+        key = (MEMBER, user_id)
+        states = await self.stores.state.get_states((g for g in groups if g is not None), [key])
+        before_ids = {
+            m.room_id: states[g].get(key)
+            for m, g in zip(changed, groups, strict=True)
+            if g is not None
+        }
+        before = await self.loader.events(e for e in before_ids.values() if e is not None)
+        return {
+            m.room_id
+            for m in changed
+            if (event_id := before_ids.get(m.room_id)) is None
+            or event_id not in before
+            or before[event_id].membership != "join"
+        }
 
     async def joined(
         self,
@@ -108,10 +122,10 @@ class RoomSections:
         room_filter = request.filter.room
         limit = _timeline_limit(room_filter.timeline)
         # A room joined since the last sync is new to the client: it gets the whole state.
-        room_since: dict[str, int | None] = {}
-        for membership in joined:
-            fresh = since is None or await self.not_joined_at(membership, since)
-            room_since[membership.room_id] = None if fresh or since is None else since.events
+        fresh = await self.new_to_client(joined, since) if since is not None else set()
+        room_since: dict[str, int | None] = {
+            m.room_id: None if since is None or m.room_id in fresh else since.events for m in joined
+        }
         pages: dict[str, list[StoredEvent]] = {}
         for first_position in {0 if s is None else s for s in room_since.values()}:
             ids = [r for r, s in room_since.items() if (s or 0) == first_position]
@@ -377,7 +391,7 @@ class RoomSections:
         )
         first = timeline[0] if timeline else None
         state_ids: dict[StateKey, str] = {}
-        new_to_client = since is None or await self.not_joined_at(membership, since)
+        new_to_client = since is None or bool(await self.new_to_client([membership], since))
         if limited or new_to_client:
             boundary = first.stream_ordering - 1 if first else membership.stream_ordering
             wanted = (room_id, boundary, None if new_to_client or since is None else since.events)

@@ -225,18 +225,7 @@ class EventStore:
     ) -> list[StoredEvent]:
         """The newest `limit` events of a room with stream position in (since, upto],
         newest first."""
-        rows = await self.db.fetch(
-            "room_stream_page",
-            f"""SELECT {_STORED_COLUMNS} FROM events e
-                WHERE e.room_id = $1 AND e.stream_ordering > $2 AND e.stream_ordering <= $3
-                  AND NOT e.outlier AND e.rejected_reason IS NULL
-                ORDER BY e.stream_ordering DESC LIMIT $4""",
-            room_id,
-            since,
-            upto,
-            limit,
-        )
-        return [_stored(row) for row in rows]
+        return (await self.room_stream_pages([room_id], since, upto, limit))[room_id]
 
     async def room_stream_pages(
         self, room_ids: list[str], since: int, upto: int, limit: int
@@ -265,15 +254,7 @@ class EventStore:
 
     async def state_group_at(self, room_id: str, stream_ordering: int) -> int | None:
         """The state snapshot after the room's last event at or before a stream position."""
-        return await self.db.fetchval(
-            "state_group_at_stream",
-            """SELECT state_group FROM events
-               WHERE room_id = $1 AND stream_ordering <= $2 AND NOT outlier
-                 AND rejected_reason IS NULL
-               ORDER BY stream_ordering DESC LIMIT 1""",
-            room_id,
-            stream_ordering,
-        )
+        return (await self.state_groups_at([(room_id, stream_ordering)]))[0]
 
     async def state_groups_at(self, positions: Iterable[tuple[str, int]]) -> list[int | None]:
         """`state_group_at` for many (room, stream position) pairs, in the order given."""

@@ -76,37 +76,15 @@ class StateStore:
         conn: Connection | None = None,
     ) -> dict[StateKey, str]:
         """The full snapshot, or only the given (type, state_key) pairs of it."""
-        if types is None:
-            rows = await self.db.fetch(
-                "get_state_group",
-                f"""{_CHAIN}
-                    SELECT DISTINCT ON (s.type, s.state_key) s.type, s.state_key, s.event_id
-                    FROM state_group_entries s JOIN chain c ON s.state_group = c.id
-                    ORDER BY s.type, s.state_key, c.distance""",
-                group,
-                conn=conn,
-            )
-        else:
-            wanted = list(types)
-            rows = await self.db.fetch(
-                "get_state_group_filtered",
-                f"""{_CHAIN}
-                    SELECT DISTINCT ON (s.type, s.state_key) s.type, s.state_key, s.event_id
-                    FROM state_group_entries s JOIN chain c ON s.state_group = c.id
-                    JOIN unnest($2::text[], $3::text[]) AS w(t, k)
-                      ON s.type = w.t AND s.state_key = w.k
-                    ORDER BY s.type, s.state_key, c.distance""",
-                group,
-                [k[0] for k in wanted],
-                [k[1] for k in wanted],
-                conn=conn,
-            )
-        return {(r["type"], r["state_key"]): r["event_id"] for r in rows}
+        return (await self.get_states([group], types, conn))[group]
 
     async def get_states(
-        self, groups: Iterable[int], types: Iterable[StateKey] | None = None
+        self,
+        groups: Iterable[int],
+        types: Iterable[StateKey] | None = None,
+        conn: Connection | None = None,
     ) -> dict[int, dict[StateKey, str]]:
-        """`get_state` for many snapshots in one query."""
+        """The snapshots (or only the given pairs of them) of many groups in one query."""
         wanted_groups = sorted(set(groups))
         result: dict[int, dict[StateKey, str]] = {g: {} for g in wanted_groups}
         if not wanted_groups:
@@ -129,6 +107,7 @@ class StateStore:
             wanted_groups,
             [k[0] for k in wanted] if wanted is not None else None,
             [k[1] for k in wanted] if wanted is not None else None,
+            conn=conn,
         )
         for row in rows:
             result[row["start"]][(row["type"], row["state_key"])] = row["event_id"]
