@@ -31,7 +31,12 @@ def query_int(
         raise BadRequest(
             f"Query parameter {name} must be an integer", Codes.INVALID_PARAM
         ) from None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+    # Anything past a signed 64-bit integer could not be stored or compared in SQL.
+    if (
+        not -(2**63) <= value < 2**63
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
         raise BadRequest(f"Query parameter {name} is out of range", Codes.INVALID_PARAM)
     return value
 

@@ -21,6 +21,7 @@ from homeserver.services.event_loader import EventLoader, LoadedEvent
 from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
 from homeserver.types.event import MEMBER, Event, StateKey
 from homeserver.types.requester import Requester
+from homeserver.types.stream_token import MAX_POSITION, StreamToken
 from storage.stores import Stores
 from storage.stores.rooms import MembershipRecord
 
@@ -33,10 +34,11 @@ def parse_room_token(raw: str) -> tuple[str, tuple[int, int] | int]:
     """`t<depth>-<stream>` (topological) or `s<stream>...` (a sync token)."""
     try:
         if raw.startswith("t"):
-            depth, stream = raw[1:].split("-", 1)
-            return "t", (int(depth), int(stream))
-        if raw.startswith("s"):
-            return "s", int(raw[1:].split("_", 1)[0])
+            depth, stream = (int(part) for part in raw[1:].split("-", 1))
+            if 0 <= depth <= MAX_POSITION and 0 <= stream <= MAX_POSITION:
+                return "t", (depth, stream)
+        elif raw.startswith("s"):
+            return "s", StreamToken.parse(raw).events
     except ValueError:
         pass
     raise BadRequest(f"Invalid pagination token {raw!r}", Codes.INVALID_PARAM)

@@ -22,6 +22,10 @@ class Stream(StrEnum):
     PUSH_RULES = "push_rules"
 
 
+# Positions are Postgres bigints: a token naming a larger one cannot be ours.
+MAX_POSITION = 2**63 - 1
+
+
 class InvalidToken(ValueError):
     pass
 
@@ -52,7 +56,7 @@ class StreamToken:
             values = [int(part) for part in parts]
         except ValueError:
             raise InvalidToken(raw) from None
-        if any(value < 0 for value in values):
+        if any(value < 0 or value > MAX_POSITION for value in values):
             raise InvalidToken(raw)
         return cls(**dict(zip(names, values, strict=False)))
 

@@ -49,3 +49,18 @@ async def test_peeking_needs_a_readable_room(client: Client) -> None:
     assert [e["content"].get("body") for e in peeked.body["chunk"]] == ["anyone may read"]
     refused = await stranger.call("GET", "/events", params={"room_id": private})
     assert (refused.status, refused.errcode) == (403, "M_FORBIDDEN")
+
+
+async def test_tokens_and_numbers_too_large_for_the_database_are_refused(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room()
+    huge = "9" * 25
+    for path, params in (
+        ("/sync", {"since": f"s{huge}"}),
+        ("/events", {"from": f"s{huge}"}),
+        (f"/rooms/{room_id}/messages", {"from": f"t{huge}-1"}),
+        (f"/rooms/{room_id}/messages", {"from": f"s{huge}"}),
+        ("/sync", {"timeout": huge}),
+    ):
+        response = await alice.call("GET", path, params=params)
+        assert (response.status, response.errcode) == (400, "M_INVALID_PARAM"), (path, params)
