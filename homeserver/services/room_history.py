@@ -26,7 +26,8 @@ from storage.stores import Stores
 from storage.stores.rooms import MembershipRecord
 
 END_OF_ROOM = (2**62, 2**62)
-_MAX_PAGE = 1000
+# The most events one page of history or one sync timeline carries, whatever is asked.
+MAX_PAGE = 1000
 _FETCH_ROUNDS = 10
 
 
@@ -319,7 +320,7 @@ class RoomHistoryService:
             if backwards:
                 start = min(start, (left.depth, left.stream_ordering + 1))
         end_bound = await self._resolve_token(room_id, to_token) if to_token else None
-        limit = max(1, min(limit, _MAX_PAGE))
+        limit = max(1, min(limit, MAX_PAGE))
         chunk: list[LoadedEvent] = []
         position = start
         exhausted = False
@@ -391,7 +392,7 @@ class RoomHistoryService:
         if not await self.visible(requester.user_id, [loaded]):
             raise NotFound("Event not found")
         version = loaded.event.room_version
-        half = max(0, min(limit, _MAX_PAGE)) // 2
+        half = max(0, min(limit, MAX_PAGE)) // 2
         around: dict[bool, list[LoadedEvent]] = {}
         for backwards in (True, False):
             start = (loaded.depth, loaded.stream_ordering + (0 if backwards else 1))

@@ -11,7 +11,7 @@ from homeserver.rules.event_filter import EventFilter, only_fields
 from homeserver.services.event_loader import EventLoader, LoadedEvent
 from homeserver.services.lru_cache import LruCache
 from homeserver.services.recent_room_events import RecentRoomEvents
-from homeserver.services.room_history import RoomHistoryService, topological_token
+from homeserver.services.room_history import MAX_PAGE, RoomHistoryService, topological_token
 from homeserver.services.sync_request import SyncRequest
 from homeserver.types.event import MEMBER, StateKey
 from homeserver.types.stream_token import StreamToken
@@ -414,7 +414,9 @@ class RoomSections:
 
 
 def _timeline_limit(timeline_filter: EventFilter) -> int:
-    return timeline_filter.limit if timeline_filter.limit is not None else 10
+    if timeline_filter.limit is None:
+        return 10
+    return min(timeline_filter.limit, MAX_PAGE)
 
 
 def _summary(summary: tuple[dict[str, int], list[str]], named: bool) -> dict[str, Any]:

@@ -64,3 +64,12 @@ async def test_tokens_and_numbers_too_large_for_the_database_are_refused(client:
     ):
         response = await alice.call("GET", path, params=params)
         assert (response.status, response.errcode) == (400, "M_INVALID_PARAM"), (path, params)
+
+
+async def test_a_huge_timeline_limit_is_capped(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room()
+    filter_json = '{"room": {"timeline": {"limit": 10000000000000000000000}}}'
+    response = await alice.call("GET", "/sync", params={"filter": filter_json})
+    assert response.status == 200
+    assert response.body["rooms"]["join"][room_id]["timeline"]["limited"] is False
