@@ -31,6 +31,7 @@ from homeserver.services.event_persistence import EventPersister
 from homeserver.services.event_stream import EventStreamService
 from homeserver.services.filters import FilterService
 from homeserver.services.health import HealthService
+from homeserver.services.ignored_users import IgnoredUsers
 from homeserver.services.login import LoginService
 from homeserver.services.membership import MembershipService
 from homeserver.services.passwords import PasswordHasher
@@ -164,7 +165,8 @@ async def build_services(
     aliases = AliasService(stores, clock, config.server_name)
     memberships = UserMemberships(stores, notifier)
     membership = MembershipService(stores, creation, aliases, memberships, config.server_name)
-    history = RoomHistoryService(stores, loader, clock)
+    ignored = IgnoredUsers(stores, notifier)
+    history = RoomHistoryService(stores, loader, clock, ignored)
     profiles = ProfileService(stores, config.server_name)
     profiles.on_change(membership.update_profile_in_rooms)
     account_data = AccountDataService(
@@ -197,6 +199,7 @@ async def build_services(
             stores,
             loader,
             history,
+            ignored,
             account_data,
             to_device,
             receipts,

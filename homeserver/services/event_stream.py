@@ -85,6 +85,6 @@ class EventStreamService:
             if version is not None:
                 loaded = self.history.loader.wrap(reversed(pages[room_id]), version)
                 batches.append((loaded, records.get(room_id)))
-        visible = await self.history.visible_in_rooms(requester.user_id, batches)
+        visible = await self.history.visible_in_rooms(requester.user_id, batches, hide_ignored=True)
         events = sorted((i for items in visible for i in items), key=lambda i: i.stream_ordering)
         return await self.history.serialize(events, requester)

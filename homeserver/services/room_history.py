@@ -9,6 +9,7 @@ from typing import Any
 
 from homeserver.rules.client_format import client_event
 from homeserver.rules.event_filter import EventFilter
+from homeserver.rules.ignored_users import hidden_by_ignore
 from homeserver.rules.visibility import (
     HISTORY_VISIBILITY_TYPE,
     WORLD_READABLE,
@@ -18,6 +19,7 @@ from homeserver.rules.visibility import (
 )
 from homeserver.services.clock import Clock
 from homeserver.services.event_loader import EventLoader, LoadedEvent
+from homeserver.services.ignored_users import IgnoredUsers
 from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
 from homeserver.types.event import MEMBER, Event, StateKey
 from homeserver.types.requester import Requester
@@ -58,10 +60,13 @@ class Page:
 
 
 class RoomHistoryService:
-    def __init__(self, stores: Stores, loader: EventLoader, clock: Clock) -> None:
+    def __init__(
+        self, stores: Stores, loader: EventLoader, clock: Clock, ignored: IgnoredUsers
+    ) -> None:
         self.stores = stores
         self.loader = loader
         self.clock = clock
+        self.ignored = ignored
 
     # --- visibility -------------------------------------------------------------------
 
@@ -87,26 +92,41 @@ class RoomHistoryService:
         user_id: str | None,
         loaded: Sequence[LoadedEvent],
         current: MembershipRecord | None = None,
+        *,
+        hide_ignored: bool = False,
     ) -> list[LoadedEvent]:
         """The events the user may see; `None` is an anonymous reader (world_readable only).
 
         `current` is the user's membership in the room when the caller already has it.
+        `hide_ignored` also drops what users the reader ignores sent (spec: Ignoring Users):
+        streams of events do, while a single event asked for by its ID stays readable.
         """
         if not loaded:
             return []
         if current is None and user_id:
             current = await self.stores.rooms.membership(loaded[0].event.room_id, user_id)
-        return (await self.visible_in_rooms(user_id, [(loaded, current)]))[0]
+        return (
+            await self.visible_in_rooms(user_id, [(loaded, current)], hide_ignored=hide_ignored)
+        )[0]
 
     async def visible_in_rooms(
         self,
         user_id: str | None,
         batches: Sequence[tuple[Sequence[LoadedEvent], MembershipRecord | None]],
         always: frozenset[str] = frozenset(),
+        *,
+        hide_ignored: bool = False,
     ) -> list[list[LoadedEvent]]:
         """`visible` for the events of many rooms, each with the user's current membership
         there, looking up the state they need in one go. Events in `always` are kept
         whatever the history visibility."""
+        if hide_ignored and user_id and any(loaded for loaded, _ in batches):
+            ignored = await self.ignored.of(user_id)
+            if ignored:
+                batches = [
+                    ([i for i in loaded if not hidden_by_ignore(i.event, ignored)], current)
+                    for loaded, current in batches
+                ]
         undecided: list[LoadedEvent] = []
         joined_since: list[int | None] = []
         for loaded, current in batches:
@@ -348,7 +368,7 @@ class RoomHistoryService:
                 for i in self.loader.wrap(rows, version)
                 if event_filter.allows_event(i.event.data)
             ]
-            chunk.extend(await self.visible(requester.user_id, batch))
+            chunk.extend(await self.visible(requester.user_id, batch, hide_ignored=True))
             if len(rows) < limit * 2:
                 exhausted = True
                 break
@@ -408,7 +428,9 @@ class RoomHistoryService:
                 for i in self.loader.wrap(rows, version)
                 if event_filter.allows_event(i.event.data)
             ]
-            around[backwards] = (await self.visible(requester.user_id, batch))[:half]
+            around[backwards] = (await self.visible(requester.user_id, batch, hide_ignored=True))[
+                :half
+            ]
         before, after = around[True], around[False]
         first = before[-1] if before else loaded
         last = after[-1] if after else loaded

@@ -14,6 +14,7 @@ from typing import Any
 from homeserver.services.account_data import AccountDataService
 from homeserver.services.clock import Clock
 from homeserver.services.event_loader import EventLoader
+from homeserver.services.ignored_users import IgnoredUsers
 from homeserver.services.presence import PresenceService
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.recent_room_events import RecentRoomEvents
@@ -49,6 +50,7 @@ class SyncService:
         stores: Stores,
         loader: EventLoader,
         history: RoomHistoryService,
+        ignored: IgnoredUsers,
         account_data: AccountDataService,
         to_device: ToDeviceService,
         receipts: ReceiptService,
@@ -67,6 +69,7 @@ class SyncService:
         self.stores = stores
         self.loader = loader
         self.history = history
+        self.ignored = ignored
         self.account_data = account_data
         self.to_device = to_device
         self.notifier = notifier
@@ -143,7 +146,8 @@ class SyncService:
             if membership.membership == "join":
                 continue
             elif membership.membership == "invite" and changed_since:
-                rooms["invite"][room_id] = await self._invited_room(room_id, membership)
+                if not await self._from_ignored(membership):
+                    rooms["invite"][room_id] = await self._invited_room(room_id, membership)
             elif membership.membership == "knock" and changed_since:
                 rooms["knock"][room_id] = {
                     "knock_state": {"events": await self._stripped(room_id, membership)}
@@ -265,6 +269,11 @@ class SyncService:
             }
             for e in events.values()
         ]
+
+    async def _from_ignored(self, invite: MembershipRecord) -> bool:
+        """Invites from users the invitee ignores are not sent (spec: Ignoring Users)."""
+        ignored = await self.ignored.of(invite.user_id)
+        return bool(ignored) and (await self.loader.load(invite.event_id)).event.sender in ignored
 
     async def _invited_room(self, room_id: str, membership: MembershipRecord) -> dict[str, Any]:
         return {"invite_state": {"events": await self._stripped(room_id, membership)}}

@@ -74,7 +74,9 @@ class RoomSections:
         limited = len(rows) > limit
         items = self.loader.wrap(reversed(rows[:limit]), version)
         items = [i for i in items if timeline_filter.allows_event(i.event.data)]
-        items = await self.history.visible(request.requester.user_id, items, membership)
+        items = await self.history.visible(
+            request.requester.user_id, items, membership, hide_ignored=True
+        )
         return items, limited
 
     async def new_to_client(
@@ -234,15 +236,15 @@ class RoomSections:
     async def _visible(
         self, request: SyncRequest, batches: list[tuple[list[LoadedEvent], MembershipRecord]]
     ) -> list[list[LoadedEvent]]:
-        """History visibility for timelines. State events that are current state are shown
-        even from a time the user could not see (as Synapse does): clients build room
-        state from the timeline too."""
+        """History visibility and ignored users for timelines. State events that are current
+        state are shown even from a time the user could not see (as Synapse does): clients
+        build room state from the timeline too."""
         current = await self.stores.rooms.current_among(
             [m.room_id for _, m in batches],
             [i.event.event_id for items, _ in batches for i in items if i.event.is_state],
         )
         return await self.history.visible_in_rooms(
-            request.requester.user_id, batches, frozenset(current)
+            request.requester.user_id, batches, frozenset(current), hide_ignored=True
         )
 
     async def _read_back(
