@@ -226,7 +226,9 @@ async def build_services(
         event_stream=EventStreamService(stores, history, memberships, notifier, clock),
         directory=DirectoryService(stores, loader, aliases, history, creation),
         public_rooms=PublicRoomsService(stores, loader),
-        room_upgrade=RoomUpgradeService(stores, loader, creation, membership, aliases),
+        room_upgrade=RoomUpgradeService(
+            stores, loader, creation, membership, aliases, account_data
+        ),
         discovery=Discovery.build(
             config.server_name, config.client_base_url, config.well_known.server_delegation
         ),

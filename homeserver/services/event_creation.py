@@ -61,14 +61,24 @@ class EventCreationService:
                 ) from None
             raise BadRequest(f"Invalid event: {error}", Codes.BAD_JSON) from None
 
+    def new_room_id(self) -> str:
+        """A fresh room ID, for room versions where the create event does not make it."""
+        local = "".join(secrets.choice(_ROOM_ID_ALPHABET) for _ in range(18))
+        return f"!{local}:{self.server_name}"
+
     async def create_room(
-        self, version: RoomVersion, creator: str, content: Mapping[str, Any]
+        self,
+        version: RoomVersion,
+        creator: str,
+        content: Mapping[str, Any],
+        room_id: str | None = None,
     ) -> SentEvent:
-        """Persist the create event of a new room; the room ID comes from it in v12."""
-        room_id = None
-        if not version.room_id_from_create_event:
-            local = "".join(secrets.choice(_ROOM_ID_ALPHABET) for _ in range(18))
-            room_id = f"!{local}:{self.server_name}"
+        """Persist the create event of a new room; the room ID comes from it in v12, and is
+        otherwise `room_id` when the caller had to know it beforehand, or a fresh one."""
+        if version.room_id_from_create_event:
+            room_id = None
+        elif room_id is None:
+            room_id = self.new_room_id()
         event = self._build(
             version,
             room_id=room_id,

@@ -6,16 +6,20 @@ import contextlib
 from typing import Any
 
 from homeserver.rules.power_levels import PowerLevels
+from homeserver.services.account_data import TAG, AccountDataService
 from homeserver.services.aliases import AliasService
 from homeserver.services.event_creation import EventCreationService
 from homeserver.services.event_loader import EventLoader
 from homeserver.services.membership import MembershipService
 from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
 from homeserver.types.event import CREATE, MEMBER, POWER_LEVELS
+from homeserver.types.ids import server_name_of
 from homeserver.types.room_versions import ROOM_VERSIONS
 from storage.stores import Stores
+from storage.stores.account_data import GLOBAL
 
 TOMBSTONE = "m.room.tombstone"
+DIRECT = "m.direct"
 # State carried over to the replacement room (spec: "Server behaviour" of room upgrades).
 _COPIED = (
     "m.room.server_acl",
@@ -38,12 +42,14 @@ class RoomUpgradeService:
         creation: EventCreationService,
         membership: MembershipService,
         aliases: AliasService,
+        account_data: AccountDataService,
     ) -> None:
         self.stores = stores
         self.loader = loader
         self.creation = creation
         self.membership = membership
         self.aliases = aliases
+        self.account_data = account_data
 
     async def upgrade(
         self, room_id: str, user_id: str, new_version: str, additional_creators: list[str]
@@ -69,10 +75,15 @@ class RoomUpgradeService:
             raise Forbidden("You do not have the power to upgrade this room")
 
         old_create = by_key[(CREATE, "")]
-        content: dict[str, Any] = {
-            "room_version": new_version,
-            "predecessor": {"room_id": room_id},
-        }
+        predecessor = {"room_id": room_id}
+        planned_id: str | None = None
+        if not version.room_id_from_create_event:
+            # The predecessor names the tombstone (spec: m.room.create; from v12 on it may be
+            # left out, as the new room's ID only exists once its create event does). So the
+            # tombstone goes first, pointing at the ID the new room is about to have.
+            planned_id = self.creation.new_room_id()
+            predecessor["event_id"] = await self._tombstone(room_id, user_id, planned_id)
+        content: dict[str, Any] = {"room_version": new_version, "predecessor": predecessor}
         if isinstance(old_create.content.get("type"), str):
             content["type"] = old_create.content["type"]
         if "m.federate" in old_create.content:
@@ -81,15 +92,20 @@ class RoomUpgradeService:
             content["additional_creators"] = additional_creators
         if not version.implicit_room_creator:
             content["creator"] = user_id
-        created = await self.creation.create_room(version, user_id, content)
+        created = await self.creation.create_room(version, user_id, content, planned_id)
         new_room = created.event.room_id
         creators = {user_id, *(additional_creators if version.additional_creators else [])}
 
         await self.membership.join_as_creator(new_room, user_id)
         power = dict(by_key[(POWER_LEVELS, "")].content) if (POWER_LEVELS, "") in by_key else {}
-        users = {u: v for u, v in dict(power.get("users") or {}).items() if u not in creators}
-        if not version.additional_creators:
+        users = dict(power.get("users") or {})
+        if version.additional_creators:
+            # Creators outrank every level and may not be listed (room version 12).
+            users = {u: v for u, v in users.items() if u not in creators}
+        else:
             # The upgrader needs the power to send the copied state; restored afterwards.
+            # The first power levels event of a room may set any level, so one above 100
+            # is kept as it was.
             users[user_id] = max(100, _int(users.get(user_id)))
         await self.creation.send(
             new_room, user_id, POWER_LEVELS, {**power, "users": users}, state_key=""
@@ -111,16 +127,22 @@ class RoomUpgradeService:
                     new_room, user_id, MEMBER, dict(event.content), state_key=target
                 )
 
-        await self.creation.send(
+        if planned_id is None:
+            await self._tombstone(room_id, user_id, new_room)
+        await self._restrict_old_room(room_id, user_id, by_key.get((POWER_LEVELS, "")), old_power)
+        await self._move_aliases(room_id, new_room, user_id)
+        await self._carry_over_settings(room_id, new_room, server_name_of(user_id))
+        return new_room
+
+    async def _tombstone(self, room_id: str, user_id: str, replacement: str) -> str:
+        sent = await self.creation.send(
             room_id,
             user_id,
             TOMBSTONE,
-            {"body": "This room has been replaced", "replacement_room": new_room},
+            {"body": "This room has been replaced", "replacement_room": replacement},
             state_key="",
         )
-        await self._restrict_old_room(room_id, user_id, by_key.get((POWER_LEVELS, "")), old_power)
-        await self._move_aliases(room_id, new_room, user_id)
-        return new_room
+        return sent.event.event_id
 
     async def _restrict_old_room(
         self, room_id: str, user_id: str, event: Any, power: PowerLevels
@@ -135,6 +157,28 @@ class RoomUpgradeService:
         # Without the power to change levels there, the tombstone alone has to do.
         with contextlib.suppress(Forbidden):
             await self.creation.send(room_id, user_id, POWER_LEVELS, content, state_key="")
+
+    async def _carry_over_settings(self, old_room: str, new_room: str, home: str) -> None:
+        """Each local member's tags for the room, and its place in their direct chats, go
+        to the new room (spec: the user's personalised settings are transferred)."""
+        for member in await self.stores.rooms.members(old_room, ["join"]):
+            user_id = member.user_id
+            if server_name_of(user_id) != home:
+                continue
+            tags = await self.stores.account_data.get(user_id, old_room, TAG)
+            if tags is not None:
+                await self.account_data.write(user_id, new_room, TAG, tags)
+            direct = await self.stores.account_data.get(user_id, GLOBAL, DIRECT)
+            if direct is None:
+                continue
+            moved = {
+                partner: [*rooms, new_room]
+                if isinstance(rooms, list) and old_room in rooms
+                else rooms
+                for partner, rooms in direct.items()
+            }
+            if moved != direct:
+                await self.account_data.write(user_id, GLOBAL, DIRECT, moved)
 
     async def _move_aliases(self, old_room: str, new_room: str, user_id: str) -> None:
         aliases = await self.aliases.for_room(old_room)

@@ -133,10 +133,13 @@ async def test_room_upgrade(client: Client) -> None:
     upgraded = await alice.call("POST", f"/rooms/{old}/upgrade", {"new_version": "11"})
     assert upgraded.status == 200, upgraded.body
     new = upgraded.body["replacement_room"]
-    tombstone = await alice.call("GET", f"/rooms/{old}/state/m.room.tombstone")
-    assert tombstone.body["replacement_room"] == new
+    tombstone = await alice.call(
+        "GET", f"/rooms/{old}/state/m.room.tombstone", params={"format": "event"}
+    )
+    assert tombstone.body["content"]["replacement_room"] == new
     create = await alice.call("GET", f"/rooms/{new}/state/m.room.create")
-    assert create.body["predecessor"] == {"room_id": old}
+    # Before v12 the predecessor also names the tombstone (as Synapse does, SyTest checks).
+    assert create.body["predecessor"] == {"room_id": old, "event_id": tombstone.body["event_id"]}
     assert create.body["room_version"] == "11"
     name = await alice.call("GET", f"/rooms/{new}/state/m.room.name")
     assert name.body == {"name": "Old name"}
@@ -147,6 +150,19 @@ async def test_room_upgrade(client: Client) -> None:
     assert (await bob.send(old, "still here?")).status == 403
     assert (await bob.join(new)).status == 200
     assert (await bob.send(new, "moved")).status == 200
+
+
+async def test_upgrade_to_v12_names_only_the_old_room(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    old = await alice.create_room(room_version="11")
+    upgraded = await alice.call("POST", f"/rooms/{old}/upgrade", {"new_version": "12"})
+    assert upgraded.status == 200, upgraded.body
+    new = upgraded.body["replacement_room"]
+    tombstone = await alice.call("GET", f"/rooms/{old}/state/m.room.tombstone")
+    assert tombstone.body["replacement_room"] == new
+    create = await alice.call("GET", f"/rooms/{new}/state/m.room.create")
+    # The new room's ID comes from its create event, so the tombstone can only follow it.
+    assert create.body["predecessor"] == {"room_id": old}
 
 
 async def test_canonical_alias_validation(client: Client) -> None:
@@ -186,3 +202,22 @@ async def test_moderators_delete_aliases_and_the_canonical_alias_follows(client:
     assert deleted.status == 200
     state = await alice.call("GET", f"/rooms/{room_id}/state/m.room.canonical_alias")
     assert "alias" not in state.body
+
+
+async def test_upgrade_keeps_high_levels_tags_and_direct_chats(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    old = await alice.create_room(power_level_content_override={"users": {alice.user_id: 500}})
+    me = f"/user/{alice.user_id}"
+    direct = {"@bob:test.local": ["!elsewhere:test.local", old]}
+    assert (await alice.call("PUT", f"{me}/account_data/m.direct", direct)).status == 200
+    tagged = await alice.call("PUT", f"{me}/rooms/{old}/tags/u.work", {"order": 0.5})
+    assert tagged.status == 200
+    upgraded = await alice.call("POST", f"/rooms/{old}/upgrade", {"new_version": "11"})
+    assert upgraded.status == 200, upgraded.body
+    new = upgraded.body["replacement_room"]
+    levels = await alice.call("GET", f"/rooms/{new}/state/m.room.power_levels")
+    assert levels.body["users"] == {alice.user_id: 500}
+    moved = await alice.call("GET", f"{me}/account_data/m.direct")
+    assert moved.body == {"@bob:test.local": ["!elsewhere:test.local", old, new]}
+    tags = await alice.call("GET", f"{me}/rooms/{new}/tags")
+    assert tags.body == {"tags": {"u.work": {"order": 0.5}}}
