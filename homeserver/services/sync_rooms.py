@@ -50,7 +50,12 @@ class RoomSections:
     ) -> list[dict[str, Any]]:
         items = list(loaded)
         if request.filter.event_format == "federation":
-            return self._format(request, [dict(i.event.data) for i in items])
+            # The PDU as federation carries it, plus its ID, which from room v3 on is not in
+            # the PDU but derived from it: clients need it to refer to the event (Synapse
+            # adds it too).
+            return self._format(
+                request, [{**i.event.data, "event_id": i.event.event_id} for i in items]
+            )
         events = await self.history.serialize(items, request.requester)
         for event in events:
             event.pop("room_id", None)

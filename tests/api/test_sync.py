@@ -234,3 +234,17 @@ async def test_read_markers(client: Client) -> None:
         "events"
     ]
     assert room["ephemeral"]["events"][0]["type"] == "m.receipt"
+
+
+async def test_federation_event_format_carries_the_event_id(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    room_id = await alice.create_room()
+    sent = await alice.send(room_id, "raw")
+    body = await sync(
+        alice, filter=json.dumps({"event_format": "federation", "room": {"timeline": {"limit": 1}}})
+    )
+    (event,) = body["rooms"]["join"][room_id]["timeline"]["events"]
+    # The PDU's own fields, and its ID, which room versions from 3 on derive from the hashes.
+    assert event["event_id"] == sent.body["event_id"]
+    assert event["room_id"] == room_id
+    assert {"prev_events", "auth_events", "depth", "hashes", "signatures"} <= set(event)
