@@ -20,6 +20,7 @@ class RegisterBody(RequestBody):
     inhibit_login: bool = False
     refresh_token: bool = False
     auth: dict[str, Any] | None = None
+    guest_access_token: str | None = None
 
 
 @routes.client("POST", "/register", ratelimit="registration_per_ip", body=RegisterBody)

@@ -115,7 +115,11 @@ class RegistrationService:
             return await self._login_new_account(already, body)
         # Checked before the auth flow starts, so a client learns at once that a name is taken.
         username = body.get("username")
-        if isinstance(username, str):
+        guest_token = body.get("guest_access_token")
+        upgraded_guest = None
+        if isinstance(guest_token, str):
+            upgraded_guest = await self._guest_to_upgrade(guest_token, username)
+        elif isinstance(username, str):
             await self.check_available(username)
         password = body.get("password")
         if isinstance(password, str):
@@ -127,11 +131,30 @@ class RegistrationService:
         password = body.get("password")
         password_hash = await self.hasher.hash(password) if isinstance(password, str) else None
         username = body.get("username")
-        user_id = await self.create_account(
-            username if isinstance(username, str) else None, password_hash
-        )
+        if upgraded_guest is not None:
+            if not await self.stores.users.upgrade_guest(upgraded_guest, password_hash):
+                raise BadRequest("User ID already taken", Codes.USER_IN_USE)
+            # Cached tokens of the account still say it is a guest's.
+            self.auth.forget_cached(upgraded_guest)
+            user_id = upgraded_guest
+        else:
+            user_id = await self.create_account(
+                username if isinstance(username, str) else None, password_hash
+            )
         await self.uia.remember(outcome.session_id, "registered_user_id", user_id)
         return await self._login_new_account(user_id, body)
+
+    async def _guest_to_upgrade(self, guest_token: str, username: object) -> str:
+        """The guest account a registration with `guest_access_token` makes a full one
+        (spec: Guest Access): the token's own, which `username` must name. Naming anyone
+        else is refused as a taken name, as Synapse does."""
+        if not isinstance(username, str):
+            raise BadRequest("username is required to upgrade a guest account", Codes.MISSING_PARAM)
+        user_id = self.user_id_for(self.check_username(username))
+        guest = await self.auth.authenticate(guest_token)
+        if not guest.is_guest or guest.user_id != user_id:
+            raise BadRequest("User ID already taken", Codes.USER_IN_USE)
+        return user_id
 
     async def create_account(
         self,

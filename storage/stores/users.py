@@ -97,6 +97,18 @@ class UserStore:
             conn=conn,
         )
 
+    async def upgrade_guest(self, user_id: str, password_hash: str | None) -> bool:
+        """Make a guest account a full one; False when it is not (or no longer) a guest."""
+        row = await self.db.fetchval(
+            "upgrade_guest",
+            """UPDATE users SET is_guest = FALSE, password_hash = $2
+               WHERE user_id = $1 AND is_guest AND NOT deactivated
+               RETURNING user_id""",
+            user_id,
+            password_hash,
+        )
+        return row is not None
+
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
         await self.db.execute(
             "set_admin", "UPDATE users SET is_admin = $2 WHERE user_id = $1", user_id, is_admin

@@ -222,6 +222,53 @@ async def test_guests(configured: Any) -> None:
     assert refused.status == 403
 
 
+async def test_a_guest_upgrades_to_a_full_account(configured: Any) -> None:
+    client = await configured(registration={"enabled": True, "allow_guests": True})
+    guests = [
+        (await client.request("POST", V3 + "/register", {}, params={"kind": "guest"})).body
+        for _ in range(2)
+    ]
+    guest, other = guests
+    localpart = guest["user_id"][1:].split(":")[0]
+    body = {"username": localpart, "password": "a new password"}
+    # Another guest's token, no token's name, or no username: the account is not theirs.
+    stolen = await client.request(
+        "POST", V3 + "/register", {**body, "guest_access_token": other["access_token"]}
+    )
+    assert (stolen.status, stolen.errcode) == (400, "M_USER_IN_USE")
+    unnamed = await client.request(
+        "POST", V3 + "/register", {"guest_access_token": guest["access_token"]}
+    )
+    assert (unnamed.status, unnamed.errcode) == (400, "M_MISSING_PARAM")
+    bad_token = await client.request(
+        "POST", V3 + "/register", {**body, "guest_access_token": "nonsense"}
+    )
+    assert (bad_token.status, bad_token.errcode) == (401, "M_UNKNOWN_TOKEN")
+
+    body["guest_access_token"] = guest["access_token"]
+    started = await client.request("POST", V3 + "/register", body)
+    assert started.status == 401 and "session" in started.body
+    done = await client.request(
+        "POST",
+        V3 + "/register",
+        {**body, "auth": {"type": "m.login.dummy", "session": started.body["session"]}},
+    )
+    assert done.status == 200, done.body
+    assert done.body["user_id"] == guest["user_id"]
+    for token in (done.body["access_token"], guest["access_token"]):
+        whoami = await client.request("GET", V3 + "/account/whoami", token=token)
+        assert whoami.body["is_guest"] is False
+    login = await client.login(localpart, "a new password")
+    assert login.status == 200, login.body
+    # Once upgraded, the guest token cannot upgrade it again.
+    again = await client.request(
+        "POST",
+        V3 + "/register",
+        {**body, "auth": {"type": "m.login.dummy"}},
+    )
+    assert (again.status, again.errcode) == (400, "M_USER_IN_USE")
+
+
 # --- login, logout, refresh -----------------------------------------------------------
 
 
