@@ -96,6 +96,12 @@ def redact(room_version: RoomVersion, event: Mapping[str, Any]) -> dict[str, Any
     return redacted
 
 
+def pruned(event: Event) -> Event:
+    """The event as its redaction leaves it, under the same ID (the ID covers the redacted
+    form); for what a reader may only see redacted, such as an erased user's messages."""
+    return Event(redact(event.room_version, event.data), event.event_id, event.room_version)
+
+
 def should_apply_redaction(redaction: Event, redacted: Event, power: PowerLevels) -> bool:
     """Whether an accepted redaction takes effect on an accepted event.
 

@@ -50,6 +50,20 @@ def _allowed(visibility: str, membership: str | None, joined_later: bool) -> boo
     return membership == "invite" and visibility == INVITED  # rules 4 and 5
 
 
+def seen_as_member(facts: EventVisibilityFacts) -> bool:
+    """Whether the user's membership at the event lets them see it (rules 2, 4 and 5), not
+    only the room's history visibility (rules 1 and 3). An erased user's messages are
+    shown only to the former (spec: POST /account/deactivate, `erase`); others see them
+    redacted, as in Synapse."""
+    return any(
+        membership == "join" or (membership == "invite" and visibility == INVITED)
+        for visibility, membership in (
+            (facts.visibility_before, facts.membership_before),
+            (facts.visibility_after, facts.membership_after),
+        )
+    )
+
+
 def is_visible(facts: EventVisibilityFacts) -> bool:
     """Either side of a visibility or own-membership change counts, as the spec asks;
     for other events both sides are the same."""

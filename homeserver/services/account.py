@@ -56,7 +56,9 @@ class AccountService:
     async def deactivate(self, requester: Requester, uri: str, body: dict[str, Any]) -> None:
         session_id = await self._reauthenticate(requester, uri, "POST", body)
         async with self.stores.db.transaction() as conn:
-            await self.stores.users.mark_deactivated(requester.user_id, conn=conn)
+            await self.stores.users.mark_deactivated(
+                requester.user_id, erase=body.get("erase") is True, conn=conn
+            )
             await self.stores.profiles.delete_all(requester.user_id, conn=conn)
             await self.devices.delete_all(requester.user_id, conn=conn)
         await self.uia.finish(session_id)

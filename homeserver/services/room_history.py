@@ -4,18 +4,20 @@ history visibility (spec: Room History Visibility) for the requesting user."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from homeserver.rules.client_format import client_event
 from homeserver.rules.event_filter import EventFilter
 from homeserver.rules.ignored_users import hidden_by_ignore
+from homeserver.rules.redaction import pruned
 from homeserver.rules.visibility import (
     HISTORY_VISIBILITY_TYPE,
     WORLD_READABLE,
     EventVisibilityFacts,
     effective_visibility,
     is_visible,
+    seen_as_member,
 )
 from homeserver.services.clock import Clock
 from homeserver.services.event_loader import EventLoader, LoadedEvent
@@ -141,6 +143,8 @@ class RoomHistoryService:
                 if (since is None or i.stream_ordering < since) and i.event.event_id not in always
             )
         allowed: set[str] = set()
+        # Visible only through the room's history visibility, not the reader's membership.
+        by_history: list[LoadedEvent] = []
         if undecided:
             reader = user_id or ""
             prev_groups = await self._prev_groups(undecided)
@@ -169,9 +173,12 @@ class RoomHistoryService:
                 )
                 if is_visible(visibility):
                     allowed.add(event.event_id)
+                    if not seen_as_member(visibility):
+                        by_history.append(item)
+        erased = await self._erased_senders_pruned(by_history)
         return [
             [
-                item
+                erased.get(item.event.event_id, item)
                 for item in loaded
                 if (since is not None and item.stream_ordering >= since)
                 or item.event.event_id in allowed
@@ -179,6 +186,17 @@ class RoomHistoryService:
             ]
             for (loaded, _), since in zip(batches, joined_since, strict=True)
         ]
+
+    async def _erased_senders_pruned(self, items: Sequence[LoadedEvent]) -> dict[str, LoadedEvent]:
+        """Redacted copies of those of `items` whose senders were erased."""
+        if not items:
+            return {}
+        erased = await self.stores.users.erased_among({i.event.sender for i in items})
+        return {
+            i.event.event_id: replace(i, event=pruned(i.event))
+            for i in items
+            if i.event.sender in erased
+        }
 
     async def _prev_groups(self, loaded: Sequence[LoadedEvent]) -> dict[str, int | None]:
         """State before each state event: the snapshot of its (first) prev event."""

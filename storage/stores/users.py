@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import asyncpg
@@ -114,10 +115,22 @@ class UserStore:
             "set_admin", "UPDATE users SET is_admin = $2 WHERE user_id = $1", user_id, is_admin
         )
 
-    async def mark_deactivated(self, user_id: str, conn: Connection | None = None) -> None:
+    async def mark_deactivated(
+        self, user_id: str, *, erase: bool = False, conn: Connection | None = None
+    ) -> None:
         await self.db.execute(
             "deactivate_user",
-            "UPDATE users SET deactivated = TRUE, password_hash = NULL WHERE user_id = $1",
+            """UPDATE users SET deactivated = TRUE, password_hash = NULL, erased = erased OR $2
+               WHERE user_id = $1""",
             user_id,
+            erase,
             conn=conn,
         )
+
+    async def erased_among(self, user_ids: Iterable[str]) -> set[str]:
+        rows = await self.db.fetch(
+            "erased_users_among",
+            "SELECT user_id FROM users WHERE user_id = ANY($1::text[]) AND erased",
+            list(user_ids),
+        )
+        return {row["user_id"] for row in rows}

@@ -6,6 +6,7 @@ from homeserver.rules.visibility import (
     EventVisibilityFacts,
     effective_visibility,
     is_visible,
+    seen_as_member,
 )
 
 
@@ -63,3 +64,24 @@ def test_unknown_or_missing_setting_is_shared() -> None:
     assert effective_visibility("bogus") == "shared"
     assert effective_visibility(5) == "shared"
     assert effective_visibility("joined") == "joined"
+
+
+@pytest.mark.parametrize(
+    ("visibility", "membership", "expected"),
+    [
+        ("shared", "join", True),
+        ("world_readable", "join", True),
+        ("invited", "invite", True),
+        # Visible, but only through the history visibility: not as a member.
+        ("shared", None, False),
+        ("shared", "invite", False),
+        ("world_readable", None, False),
+        ("world_readable", "leave", False),
+    ],
+)
+def test_seen_as_member(visibility: str, membership: str | None, expected: bool) -> None:
+    assert seen_as_member(facts(visibility, membership, joined_later=True)) is expected
+
+
+def test_seen_as_member_on_either_side_of_a_membership_change() -> None:
+    assert seen_as_member(facts("shared", None, membership_after="join")) is True
