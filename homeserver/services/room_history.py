@@ -252,13 +252,27 @@ class RoomHistoryService:
             loaded = await self.loader.load(membership.event_id)
             if loaded.state_group is not None:
                 return await self.stores.state.get_state(loaded.state_group)
-        current = await self.stores.rooms.current_state_ids(room_id)
-        hv_id = current.get((HISTORY_VISIBILITY_TYPE, ""))
-        if hv_id is not None:
-            hv = (await self.loader.load(hv_id)).event
-            if effective_visibility(hv.content.get("history_visibility")) == WORLD_READABLE:
-                return current
+        if await self._world_readable(room_id):
+            return await self.stores.rooms.current_state_ids(room_id)
         raise Forbidden("You are not allowed to see the state of this room")
+
+    async def _world_readable(self, room_id: str) -> bool:
+        ids = await self.stores.rooms.current_state_ids(room_id, [(HISTORY_VISIBILITY_TYPE, "")])
+        hv_id = ids.get((HISTORY_VISIBILITY_TYPE, ""))
+        if hv_id is None:
+            return False
+        hv = (await self.loader.load(hv_id)).event
+        return effective_visibility(hv.content.get("history_visibility")) == WORLD_READABLE
+
+    async def _check_may_read(self, room_id: str, user_id: str) -> None:
+        """Members, past members and, in a world-readable room, anyone may look for events
+        in a room; others are refused outright (403, as Synapse does), while an event a
+        reader may not see is "not found" (spec: /context)."""
+        membership = await self.stores.rooms.membership(room_id, user_id)
+        if membership is not None and membership.membership in ("join", "leave", "ban"):
+            return
+        if not await self._world_readable(room_id):
+            raise Forbidden("You are not in this room")
 
     async def state_events(self, room_id: str, requester: Requester) -> list[dict[str, Any]]:
         ids = await self.state_snapshot(room_id, requester.user_id)
@@ -424,6 +438,7 @@ class RoomHistoryService:
         event_filter: EventFilter,
     ) -> dict[str, Any]:
         """The event with up to limit/2 visible events either side, and the state at it."""
+        await self._check_may_read(room_id, requester.user_id)
         loaded = (await self.loader.load_many([event_id])).get(event_id)
         if loaded is None or loaded.event.room_id != room_id or loaded.rejected:
             raise NotFound("Event not found")

@@ -24,6 +24,35 @@ async def test_context(client: Client) -> None:
     assert (missing.status, missing.errcode) == (404, "M_NOT_FOUND")
 
 
+async def test_context_for_those_outside_the_room(client: Client) -> None:
+    alice = await User.register(client, "alice")
+    stranger = await User.register(client, "stranger")
+    private = await alice.create_room()
+    readable = await alice.create_room(
+        initial_state=[
+            {
+                "type": "m.room.history_visibility",
+                "content": {"history_visibility": "world_readable"},
+            }
+        ]
+    )
+    for room_id, status in ((private, 403), (readable, 200)):
+        event_id = (await alice.send(room_id, "hello")).body["event_id"]
+        got = await stranger.call("GET", f"/rooms/{room_id}/context/{event_id}")
+        assert got.status == status, got.body
+    # Someone who was in the room asks for an event from before their time: not found.
+    joined_only = await alice.create_room(
+        preset="public_chat",
+        initial_state=[
+            {"type": "m.room.history_visibility", "content": {"history_visibility": "joined"}}
+        ],
+    )
+    early = (await alice.send(joined_only, "before you")).body["event_id"]
+    await stranger.join(joined_only)
+    hidden = await stranger.call("GET", f"/rooms/{joined_only}/context/{early}")
+    assert (hidden.status, hidden.errcode) == (404, "M_NOT_FOUND")
+
+
 async def test_timestamp_to_event(client: Client) -> None:
     alice = await User.register(client, "alice")
     room_id = await alice.create_room()
