@@ -121,7 +121,8 @@ class RoomHistoryService:
     ) -> list[list[LoadedEvent]]:
         """`visible` for the events of many rooms, each with the user's current membership
         there, looking up the state they need in one go. Events in `always` are kept
-        whatever the history visibility."""
+        whatever the history visibility. An erased user's events that the reader sees only
+        through the history visibility, not as a member then, come redacted."""
         if hide_ignored and user_id and any(loaded for loaded, _ in batches):
             ignored = await self.ignored.of(user_id)
             if ignored:
