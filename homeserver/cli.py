@@ -7,7 +7,9 @@ import asyncio
 import getpass
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -125,6 +127,18 @@ async def _register_user(config: HomeserverConfig, name: str, password: str, adm
             await embedded.stop()
 
 
+def _run_server(serve: Coroutine[Any, Any, None]) -> None:
+    """The server's loop is uvloop where it exists (not on Windows): socket reads, writes
+    and timers cost a fraction of the standard loop's, and with thousands of open
+    long-polls they are much of the work."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve)
+        return
+    uvloop.run(serve)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -143,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(config.logging.level, config.logging.format)
     try:
         if args.command == "run":
-            asyncio.run(_serve(config))
+            _run_server(_serve(config))
         elif args.command == "migrate":
             asyncio.run(_migrate(config))
         elif args.command == "register-user":
