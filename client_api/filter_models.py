@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Any, Literal
 
@@ -62,8 +63,13 @@ def _parse_inline(raw: str) -> dict[str, Any]:
     return value
 
 
+@functools.lru_cache(maxsize=1024)
 def inline_filter(raw: str) -> Filter:
-    """A whole filter given as JSON in a query parameter (e.g. /sync?filter={...})."""
+    """A whole filter given as JSON in a query parameter (e.g. /sync?filter={...}).
+
+    Clients repeat the same filter on every long-poll, and validating it was a noticeable
+    part of an empty sync: parsed filters (frozen) are kept by their text. Invalid ones
+    raise, and exceptions are not cached."""
     data = _parse_inline(raw)
     validate_body(FilterModel, data)
     return Filter.from_json(data)

@@ -108,7 +108,7 @@ async def build_services(
     config: HomeserverConfig, stores: Stores, clock: Clock, signing_key: SigningKey
 ) -> Services:
     token = await current_stream_token(stores)
-    notifier = LocalNotifier(token)
+    notifier = LocalNotifier(token, config.presence.wake_interval_ms / 1000)
     limits = config.rate_limiting
     ratelimiter = RateLimiter(
         clock,

@@ -142,6 +142,12 @@ class RoomsConfig(Section):
 
 class PresenceConfig(Section):
     enabled: bool = Field(True, description="Track and share presence at all.")
+    wake_interval_ms: int = Field(
+        5000,
+        ge=0,
+        description="At most one wake-up per user per interval for others' presence changes"
+        " (the first comes at once); bounds the syncs a wave of changes in large rooms causes.",
+    )
 
 
 class LoggingConfig(Section):

@@ -145,6 +145,16 @@ class Database:
         async with self._use(conn) as c:
             return await c.fetchval(name, sql, *args)
 
+    async def sequence_values(self, sequence: str, count: int) -> list[int]:
+        """`count` new values of a sequence, ascending, in one round trip."""
+        rows = await self.fetch(
+            "sequence_values",
+            "SELECT nextval($1::regclass) AS value FROM generate_series(1, $2) ORDER BY 1",
+            sequence,
+            count,
+        )
+        return [int(row["value"]) for row in rows]
+
     async def ping(self) -> None:
         """One round trip to the server; raises when it cannot be made."""
         await self.fetchval("ping", "SELECT 1")

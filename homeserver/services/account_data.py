@@ -58,7 +58,7 @@ class AccountDataService:
     ) -> int:
         """Store and announce; also used by other services for server-managed types."""
         return await self.writer.write(
-            self.stores.account_data.next_position,
+            self.stores.account_data.next_positions,
             lambda position: self.stores.account_data.put(
                 user_id, room_id, data_type, content, position
             ),

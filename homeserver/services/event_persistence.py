@@ -92,7 +92,7 @@ class EventPersister:
         the state the event was authorised against (None only for a create event).
         `created_room_version` is given with the create event to register the room.
         """
-        position = await self.writer.allocate(self.stores.events.next_stream_ordering)
+        position = await self.writer.allocate(self.stores.events.next_stream_orderings)
         try:
             async with self.stores.db.transaction() as conn:
                 if created_room_version is not None:

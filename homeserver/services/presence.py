@@ -59,7 +59,7 @@ class PresenceService:
     async def _write(self, row: PresenceRow) -> None:
         sharing = await self.stores.presence.users_sharing_rooms(row.user_id)
         await self.writer.write(
-            self.stores.presence.next_position,
+            self.stores.presence.next_positions,
             lambda position: self.stores.presence.put(row, position),
             users={row.user_id, *sharing},
         )
@@ -125,9 +125,16 @@ class PresenceService:
         status = current.status_msg if current else None
         await self._write(PresenceRow(user_id, ONLINE, status, now, True))
 
-    async def _is_hidden(self, user_id: str) -> bool:
-        setting = await self.stores.account_data.get(user_id, GLOBAL, PRIVACY_TYPE)
-        return isinstance(setting, dict) and setting.get("share_presence") is False
+    async def _hidden_among(self, user_ids: list[str]) -> set[str]:
+        """Those of `user_ids` who switched sharing off: one read however many."""
+        if not user_ids:
+            return set()
+        settings = await self.stores.account_data.get_for_users(user_ids, GLOBAL, PRIVACY_TYPE)
+        return {
+            user_id
+            for user_id, setting in settings.items()
+            if isinstance(setting, dict) and setting.get("share_presence") is False
+        }
 
     def _as_content(self, row: PresenceRow, hidden: bool) -> dict[str, Any]:
         if hidden:
@@ -157,7 +164,7 @@ class PresenceService:
         row = await self.stores.presence.get(user_id)
         if row is None or not self.enabled:
             return {"presence": OFFLINE}
-        hidden = requester.user_id != user_id and await self._is_hidden(user_id)
+        hidden = requester.user_id != user_id and user_id in await self._hidden_among([user_id])
         return self._as_content(row, hidden)
 
     async def for_sync(
@@ -167,22 +174,23 @@ class PresenceService:
         upto], and that of `whatever_changed` even if it did not."""
         if not self.enabled:
             return []
-        sharing = await self.stores.presence.users_sharing_rooms(user_id)
-        rows = await self.stores.presence.changed(sharing or [user_id], since, upto)
+        if since > 0:
+            rows = await self.stores.presence.changed_for(user_id, since, upto)
+        else:
+            sharing = await self.stores.presence.users_sharing_rooms(user_id)
+            rows = await self.stores.presence.changed(sharing or [user_id], since, upto)
         extra = set(whatever_changed) - {row.user_id for row in rows}
         if extra:
             rows += await self.stores.presence.changed(sorted(extra), 0, upto)
-        events = []
-        for row in rows:
-            hidden = row.user_id != user_id and await self._is_hidden(row.user_id)
-            events.append(
-                {
-                    "type": "m.presence",
-                    "sender": row.user_id,
-                    "content": self._as_content(row, hidden),
-                }
-            )
-        return events
+        hidden = await self._hidden_among([row.user_id for row in rows if row.user_id != user_id])
+        return [
+            {
+                "type": "m.presence",
+                "sender": row.user_id,
+                "content": self._as_content(row, row.user_id in hidden),
+            }
+            for row in rows
+        ]
 
     async def _sweep(self) -> None:
         """Users whose clients stopped syncing go offline; online users who did nothing for

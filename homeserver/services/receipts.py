@@ -70,7 +70,7 @@ class ReceiptService:
         # Private receipts wake only their owner; public ones the whole room.
         private = receipt_type == READ_PRIVATE
         await self.writer.write(
-            self.stores.receipts.next_position,
+            self.stores.receipts.next_positions,
             lambda position: self.stores.receipts.put(row, position),
             rooms=[] if private else [room_id],
             users=[requester.user_id] if private else [],

@@ -41,7 +41,7 @@ class ToDeviceService:
         for now only local devices receive messages.
         """
         queued = await self._expand(requester.user_id, event_type, messages)
-        position = await self.writer.allocate(self.stores.to_device.next_position)
+        position = await self.writer.allocate(self.stores.to_device.next_positions)
         try:
             async with self.stores.db.transaction() as conn:
                 fresh = await self.stores.to_device.claim_txn(

@@ -65,10 +65,22 @@ class _Waiter:
 
 
 class LocalNotifier:
-    """The single-process notifier: an index of waiters by user and by room."""
+    """The single-process notifier: an index of waiters by user and by room.
 
-    def __init__(self, current: StreamToken) -> None:
+    Presence is the one stream whose changes reach every member of every room a user is in:
+    in large rooms one user coming online would wake hundreds of long-polls, and a wave of
+    such changes would keep them all syncing back to back. So a user's requests are woken
+    for presence at most once per `presence_wake_interval_s`: the first change wakes them
+    at once, later ones within the interval wake them when it ends. Nothing is lost: the
+    token already includes every change, so any earlier wake-up carries them too.
+    """
+
+    def __init__(self, current: StreamToken, presence_wake_interval_s: float = 0.0) -> None:
         self._current = current
+        self._presence_interval = presence_wake_interval_s
+        self._presence_woken: dict[str, float] = {}
+        self._presence_pending: set[str] = set()
+        self._presence_flush: asyncio.TimerHandle | None = None
         self._changes = {stream: ChangeIndex(current.get(stream)) for stream in Stream}
         self._by_user: dict[str, set[_Waiter]] = {}
         self._by_room: dict[str, set[_Waiter]] = {}
@@ -97,15 +109,52 @@ class LocalNotifier:
         index = self._changes[stream]
         index.record(position, users)
         index.record(position, rooms)
+        if stream is Stream.PRESENCE and self._presence_interval > 0:
+            users = self._presence_due(users)
         for user_id in users:
-            for waiter in self._by_user.get(user_id, ()):
-                waiter.event.set()
+            self._wake_user(user_id)
         for room_id in rooms:
             for waiter in self._by_room.get(room_id, ()):
                 waiter.event.set()
 
     def changes(self, stream: Stream) -> ChangeIndex:
         return self._changes[stream]
+
+    def _wake_user(self, user_id: str) -> None:
+        for waiter in self._by_user.get(user_id, ()):
+            waiter.event.set()
+
+    def _presence_due(self, users: tuple[str, ...]) -> list[str]:
+        """The users to wake now; the others wait for the end of their interval."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        due = []
+        for user_id in users:
+            if now - self._presence_woken.get(user_id, -self._presence_interval) >= (
+                self._presence_interval
+            ):
+                self._presence_woken[user_id] = now
+                due.append(user_id)
+            else:
+                self._presence_pending.add(user_id)
+        if self._presence_pending and self._presence_flush is None:
+            self._presence_flush = loop.call_later(self._presence_interval, self._flush_presence)
+        return due
+
+    def _flush_presence(self) -> None:
+        self._presence_flush = None
+        now = asyncio.get_running_loop().time()
+        pending, self._presence_pending = self._presence_pending, set()
+        for user_id in pending:
+            self._presence_woken[user_id] = now
+            self._wake_user(user_id)
+        # Who was woken long enough ago may be woken at once again: forget them.
+        horizon = now - self._presence_interval
+        self._presence_woken = {u: t for u, t in self._presence_woken.items() if t > horizon}
+        if self._presence_pending:
+            self._presence_flush = asyncio.get_running_loop().call_later(
+                self._presence_interval, self._flush_presence
+            )
 
     @contextmanager
     def listen(self, user_id: str, rooms: Iterable[str]) -> Iterator[_Waiter]:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from homeserver.streams.notifier import StreamNotifier
 from homeserver.streams.positions import StreamPositionTracker
 from homeserver.types.stream_token import Stream
+
+_MAX_BLOCK = 64
 
 
 @dataclass(order=True)
@@ -30,6 +33,8 @@ class StreamWriter:
         self._tracker = StreamPositionTracker(current)
         self._pending: list[_Pending] = []
         self._allocating = asyncio.Lock()
+        self._reserved: deque[int] = deque()
+        self._block = 1
 
     @property
     def current(self) -> int:
@@ -40,14 +45,25 @@ class StreamWriter:
         a database sequence go through `allocate`."""
         self._tracker.begin(position)
 
-    async def allocate(self, next_position: Callable[[], Awaitable[int]]) -> int:
-        """A new position from the stream's sequence, begun before the next one is asked
-        for. Two writers awaiting the sequence at once could otherwise begin out of order,
-        and the later position could be published while the earlier one is still unknown
-        to the tracker: readers would skip it."""
-        async with self._allocating:
-            position = await next_position()
-            self._tracker.begin(position)
+    async def allocate(self, next_positions: Callable[[int], Awaitable[list[int]]]) -> int:
+        """A new position from the stream's sequence, begun as it is handed out.
+
+        Positions are reserved from the sequence a block at a time and handed out in order
+        without awaiting anything, so each is begun before any later one: were two writers
+        to await the sequence at once, they could begin out of order, and the later position
+        could be published while the earlier one is still unknown to the tracker (readers
+        would skip it). One round trip per block instead of per position also keeps the
+        reservation from becoming the queue every write of the stream waits in. Reserved
+        positions left unused at shutdown are gaps, which readers never wait for.
+        """
+        while not self._reserved:
+            async with self._allocating:
+                if not self._reserved:
+                    self._reserved.extend(await next_positions(self._block))
+                    # Busy streams reserve more at once, up to a limit.
+                    self._block = min(self._block * 2, _MAX_BLOCK)
+        position = self._reserved.popleft()
+        self._tracker.begin(position)
         return position
 
     def committed(
@@ -58,7 +74,7 @@ class StreamWriter:
 
     async def write(
         self,
-        next_position: Callable[[], Awaitable[int]],
+        next_positions: Callable[[int], Awaitable[list[int]]],
         action: Callable[[int], Awaitable[object]],
         *,
         rooms: Iterable[str] = (),
@@ -66,7 +82,7 @@ class StreamWriter:
     ) -> int:
         """Allocate a position, run `action` (which stores the change at it) and publish or
         abandon it."""
-        position = await self.allocate(next_position)
+        position = await self.allocate(next_positions)
         try:
             await action(position)
         except BaseException:

@@ -23,12 +23,8 @@ class AccountDataStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def next_position(self) -> int:
-        return int(
-            await self.db.fetchval(
-                "next_account_data_position", "SELECT nextval('account_data_stream_seq')"
-            )
-        )
+    async def next_positions(self, count: int) -> list[int]:
+        return await self.db.sequence_values("account_data_stream_seq", count)
 
     async def max_position(self) -> int:
         value = await self.db.fetchval(
@@ -72,6 +68,20 @@ class AccountDataStore:
             conn=conn,
         )
         return json.loads(raw) if raw is not None else None
+
+    async def get_for_users(
+        self, user_ids: list[str], room_id: str, data_type: str
+    ) -> dict[str, dict[str, Any]]:
+        """One type of account data for many users at once: those who have it."""
+        rows = await self.db.fetch(
+            "get_account_data_for_users",
+            """SELECT user_id, content::text FROM account_data
+               WHERE user_id = ANY($1::text[]) AND room_id = $2 AND type = $3""",
+            user_ids,
+            room_id,
+            data_type,
+        )
+        return {row["user_id"]: json.loads(row["content"]) for row in rows}
 
     async def changed_since(self, user_id: str, since: int, upto: int) -> list[AccountDataRow]:
         """Everything written in (since, upto]; with since = 0, all of the user's data."""

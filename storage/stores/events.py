@@ -67,12 +67,8 @@ class EventStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def next_stream_ordering(self) -> int:
-        return int(
-            await self.db.fetchval(
-                "next_stream_ordering", "SELECT nextval('events_stream_ordering_seq')"
-            )
-        )
+    async def next_stream_orderings(self, count: int) -> list[int]:
+        return await self.db.sequence_values("events_stream_ordering_seq", count)
 
     async def max_stream_ordering(self) -> int:
         value = await self.db.fetchval(

@@ -20,12 +20,8 @@ class PresenceStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def next_position(self) -> int:
-        return int(
-            await self.db.fetchval(
-                "next_presence_position", "SELECT nextval('presence_stream_seq')"
-            )
-        )
+    async def next_positions(self, count: int) -> list[int]:
+        return await self.db.sequence_values("presence_stream_seq", count)
 
     async def max_position(self) -> int:
         value = await self.db.fetchval(
@@ -68,6 +64,26 @@ class PresenceStore:
                FROM presence
                WHERE user_id = ANY($1::text[]) AND stream_id > $2 AND stream_id <= $3""",
             user_ids,
+            since,
+            upto,
+        )
+        return [PresenceRow(**dict(row)) for row in rows]
+
+    async def changed_for(self, user_id: str, since: int, upto: int) -> list[PresenceRow]:
+        """Rows written in (since, upto] of `user_id` and of those sharing a joined room with
+        them. The stream index finds the few recent changes; membership is checked for those
+        only, so a member of large rooms does not drag every room-mate through the query."""
+        rows = await self.db.fetch(
+            "presence_changed_for",
+            """SELECT p.user_id, p.state, p.status_msg, p.last_active_ts, p.currently_active
+               FROM presence p
+               WHERE p.stream_id > $2 AND p.stream_id <= $3
+                 AND (p.user_id = $1 OR EXISTS (
+                     SELECT 1 FROM room_memberships other
+                     JOIN room_memberships mine ON mine.room_id = other.room_id
+                     WHERE other.user_id = p.user_id AND other.membership = 'join'
+                       AND mine.user_id = $1 AND mine.membership = 'join'))""",
+            user_id,
             since,
             upto,
         )

@@ -23,10 +23,8 @@ class ReceiptStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def next_position(self) -> int:
-        return int(
-            await self.db.fetchval("next_receipt_position", "SELECT nextval('receipts_stream_seq')")
-        )
+    async def next_positions(self, count: int) -> list[int]:
+        return await self.db.sequence_values("receipts_stream_seq", count)
 
     async def max_position(self) -> int:
         value = await self.db.fetchval(

@@ -30,12 +30,8 @@ class ToDeviceStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def next_position(self) -> int:
-        return int(
-            await self.db.fetchval(
-                "next_to_device_position", "SELECT nextval('to_device_stream_seq')"
-            )
-        )
+    async def next_positions(self, count: int) -> list[int]:
+        return await self.db.sequence_values("to_device_stream_seq", count)
 
     async def max_position(self) -> int:
         value = await self.db.fetchval(

@@ -26,6 +26,9 @@ def make_config(database_url: str, data_dir: Path, **sections: dict[str, Any]) -
         "registration": {"enabled": True},
         "password": {"hash_cost": "min"},
         "rate_limiting": {"enabled": False},
+        # Short, so that a presence change right after another (common in a test's set-up)
+        # does not wait out the production interval; tests/unit/test_notifier.py covers it.
+        "presence": {"wake_interval_ms": 300},
         "logging": {"level": "warning", "format": "console"},
     }
     for section, values in sections.items():

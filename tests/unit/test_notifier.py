@@ -112,10 +112,10 @@ async def test_positions_are_begun_in_the_order_the_sequence_gave_them() -> None
     delays = {1: 0.05, 2: 0.0}
     first_stored = asyncio.Event()
 
-    async def next_position() -> int:
-        position = next(counter)
-        await asyncio.sleep(delays[position])
-        return position
+    async def next_positions(count: int) -> list[int]:
+        positions = [next(counter) for _ in range(count)]
+        await asyncio.sleep(delays[positions[0]])
+        return positions
 
     async def store(position: int) -> None:
         if position == 1:
@@ -125,9 +125,45 @@ async def test_positions_are_begun_in_the_order_the_sequence_gave_them() -> None
             assert notifier.current_token.presence == 0
 
     results = await asyncio.gather(
-        writer.write(next_position, store, users=["@a:x"]),
-        writer.write(next_position, store, users=["@b:x"]),
+        writer.write(next_positions, store, users=["@a:x"]),
+        writer.write(next_positions, store, users=["@b:x"]),
     )
     assert sorted(results) == [1, 2]
     assert first_stored.is_set()
     assert notifier.current_token.presence == 2
+
+
+async def test_positions_are_reserved_in_blocks_and_handed_out_in_order() -> None:
+    from homeserver.streams.writer import StreamWriter
+
+    notifier = LocalNotifier(StreamToken())
+    writer = StreamWriter(Stream.EVENTS, 0, notifier)
+    sequence = iter(range(1, 1000))
+    asked: list[int] = []
+
+    async def next_positions(count: int) -> list[int]:
+        asked.append(count)
+        await asyncio.sleep(0.01)
+        return [next(sequence) for _ in range(count)]
+
+    positions = await asyncio.gather(*(writer.allocate(next_positions) for _ in range(100)))
+    assert positions == list(range(1, 101))
+    assert len(asked) < 10, "one round trip per block, not per position"
+    for position in reversed(positions):
+        writer.committed(position)
+    assert notifier.current_token.events == 100
+
+
+async def test_presence_wakes_a_user_at_once_then_at_most_once_per_interval() -> None:
+    notifier = LocalNotifier(StreamToken(), presence_wake_interval_s=0.2)
+    with notifier.listen("@a:x", []) as listener:
+        notifier.notify(Stream.PRESENCE, 1, users=["@a:x"])
+        assert await listener.wait(0.01), "the first change wakes at once"
+        notifier.notify(Stream.PRESENCE, 2, users=["@a:x"])
+        notifier.notify(Stream.PRESENCE, 3, users=["@a:x"])
+        assert not await listener.wait(0.1), "later ones wait for the interval"
+        assert notifier.current_token.presence == 3, "the token carries them already"
+        assert await listener.wait(0.3), "the end of the interval wakes once"
+        assert not await listener.wait(0.05)
+        notifier.notify(Stream.EVENTS, 4, users=["@a:x"])
+        assert await listener.wait(0.01), "other streams are not held back"
