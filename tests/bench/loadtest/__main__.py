@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -43,8 +44,9 @@ def population(args: argparse.Namespace) -> PopulationSpec:
 
 
 def database_name(name: str, args: argparse.Namespace) -> str:
-    # The smoke run's throwaway population never touches the full-scale one.
-    return f"loadtest_{name}" + ("_smoke" if args.command == "smoke" else "")
+    # One database per population size, so a small run (or the smoke run, which always
+    # starts afresh) never touches the full-scale population.
+    return f"loadtest_{name}_{args.users}" + ("_smoke" if args.command == "smoke" else "")
 
 
 async def start(name: str, args: argparse.Namespace) -> ServerProcess:
@@ -131,6 +133,12 @@ def save(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
 
 
 async def main(args: argparse.Namespace) -> int:
+    # Stopping the tool (also as a background job, where SIGINT is ignored) must still stop
+    # the server it started: cancelling unwinds through each server's `finally`.
+    task = asyncio.current_task()
+    assert task is not None
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
     pin_generator(args)
     if args.command == "compare":
         results = [await run_one("ours", args), await run_one("synapse", args)]

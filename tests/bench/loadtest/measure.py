@@ -68,6 +68,20 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
+def postgres_pids() -> list[int]:
+    """Every Postgres process: it serves whichever server is under test, and its share of
+    the machine belongs to that server's cost."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -81,6 +95,7 @@ class Window:
     started: float = field(default_factory=time.monotonic)
     cpu_start: float = 0.0
     own_cpu_start: float = field(default_factory=own_cpu_seconds)
+    postgres_cpu_start: float = field(default_factory=lambda: cpu_seconds(postgres_pids()))
     rss_samples: list[float] = field(default_factory=list)
     _sampler: asyncio.Task[None] | None = None
 
@@ -101,6 +116,9 @@ class Window:
             "seconds": round(elapsed, 1),
             "generator_cpu_pct": round((own_cpu_seconds() - self.own_cpu_start) / elapsed * 100, 1),
             "server_cpu_pct": None,
+            "postgres_cpu_pct": round(
+                (cpu_seconds(postgres_pids()) - self.postgres_cpu_start) / elapsed * 100, 1
+            ),
             "server_rss_mb_mean": None,
             "server_rss_mb_peak": None,
         }

@@ -19,6 +19,7 @@ def rows(result: dict[str, Any]) -> list[tuple[str, float | None, str]]:
         ("/messages page of 50 p50", probes["messages_page_50"]["p50"], "ms"),
         ("long-polls open after", result.get("long_polls_open_seconds"), "s"),
         ("idle: server CPU", idle.get("server_cpu_pct"), "%"),
+        ("idle: Postgres CPU", idle.get("postgres_cpu_pct"), "%"),
         ("idle: syncs answered", idle.get("syncs_per_second"), "/s"),
         ("idle: server RSS", idle.get("server_rss_mb_peak"), "MB"),
     ]
@@ -36,6 +37,7 @@ def rows(result: dict[str, Any]) -> list[tuple[str, float | None, str]]:
             ("load: missing", load["missing"], ""),
             ("load: syncs answered", load["syncs_per_second"], "/s"),
             ("load: server CPU", load["server_cpu_pct"], "%"),
+            ("load: Postgres CPU", load["postgres_cpu_pct"], "%"),
             ("load: server RSS peak", load["server_rss_mb_peak"], "MB"),
             ("load: generator CPU", load["generator_cpu_pct"], "%"),
         ]

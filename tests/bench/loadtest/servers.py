@@ -50,7 +50,7 @@ class ServerProcess:
     async def stop(self) -> None:
         if self.process is None or self.process.returncode is not None:
             return
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(self.process.wait(), 60)
         except TimeoutError:

@@ -26,7 +26,10 @@ STEADY_FILTER = json.dumps(
     separators=(",", ":"),
 )
 # The first sync only has to yield a position; its contents are not what is measured.
-FIRST_FILTER = json.dumps({"room": {"timeline": {"limit": 1}}}, separators=(",", ":"))
+FIRST_FILTER = json.dumps(
+    {"room": {"timeline": {"limit": 1}, "state": {"lazy_load_members": True}}},
+    separators=(",", ":"),
+)
 HOLD_P99_MS = 1000.0
 
 
@@ -109,7 +112,10 @@ class SteadyState:
         return time.monotonic() - started
 
     async def _poll(self, user: int, token: str, since: str) -> None:
-        params = {"timeout": "30000", "filter": STEADY_FILTER, "since": since}
+        # Real clients are not in step: the first poll's timeout is drawn at random, so the
+        # polls do not all time out in the same second every 30 s.
+        first_timeout = random.Random(user).randint(1_000, 30_000)
+        params = {"timeout": str(first_timeout), "filter": STEADY_FILTER, "since": since}
         first = True
         while not self.stopping.is_set():
             if first:
@@ -126,6 +132,7 @@ class SteadyState:
                 await asyncio.sleep(1)
                 continue
             params["since"] = body["next_batch"]
+            params["timeout"] = "30000"
             self.deliveries.arrived(user, body)
 
     async def stop(self) -> None:
@@ -220,13 +227,12 @@ class SteadyState:
         return figures
 
     def _sender(self, members: tuple[int, ...], listening: list[int]) -> int:
-        """A random member, but not the only one listening: someone must receive it."""
-        candidates = list(members)
-        self.rng.shuffle(candidates)
-        for member in candidates:
-            if set(listening) - {member}:
-                return member
-        return candidates[0]
+        """Someone online talks to the others online; where only one member is online (a DM
+        to someone at their desk), an offline member writes, as from a phone in a pocket."""
+        if len(listening) >= 2:
+            return self.rng.choice(listening)
+        offline = [m for m in members if m not in listening]
+        return self.rng.choice(offline or list(members))
 
     async def ramp(self, rates: list[float], seconds: float, drain_s: float) -> dict[str, Any]:
         steps = []
