@@ -13,7 +13,14 @@ from homeserver.services.event_creation import EventCreationService, SentEvent
 from homeserver.services.event_loader import EventLoader
 from homeserver.services.event_persistence import TxnKey
 from homeserver.services.ratelimit import RateLimiter
-from homeserver.types.errors import BadRequest, Codes, Forbidden, MatrixError, NotFound
+from homeserver.types.errors import (
+    BadRequest,
+    Codes,
+    Forbidden,
+    LimitExceeded,
+    MatrixError,
+    NotFound,
+)
 from homeserver.types.event import (
     CANONICAL_ALIAS,
     CREATE,
@@ -49,8 +56,10 @@ class RoomEventsService:
             raise Forbidden(f"{user_id} is not in room {room_id}")
 
     @staticmethod
-    def _txn(requester: Requester, txn_id: str) -> TxnKey:
-        return TxnKey(requester.user_id, requester.device_id, txn_id)
+    def _txn(requester: Requester, txn_id: str | None) -> TxnKey | None:
+        return (
+            TxnKey(requester.user_id, requester.device_id, txn_id) if txn_id is not None else None
+        )
 
     async def send_message(
         self,
@@ -58,12 +67,18 @@ class RoomEventsService:
         room_id: str,
         event_type: str,
         content: Mapping[str, Any],
-        txn_id: str,
+        txn_id: str | None,
     ) -> SentEvent:
-        earlier = await self.stores.events.event_txn(requester.user_id, requester.device_id, txn_id)
-        if earlier is None:
-            # Retries of an acknowledged send must not be refused by the rate limit.
+        """`txn_id` None is the old form without one: every call is a new event."""
+        try:
             self.ratelimiter.check("message_per_user", requester.user_id)
+        except LimitExceeded:
+            # A retry of an acknowledged send is answered, not refused. The transaction is
+            # looked up only here: creating the event looks it up again under the room lock.
+            if txn_id is None or not await self.stores.events.event_txn(
+                requester.user_id, requester.device_id, txn_id
+            ):
+                raise
         await self._require_joined(room_id, requester.user_id)
         if event_type == REDACTION:
             redacts = content.get("redacts")
@@ -139,7 +154,7 @@ class RoomEventsService:
         room_id: str,
         event_id: str,
         content: Mapping[str, Any],
-        txn_id: str,
+        txn_id: str | None,
     ) -> SentEvent:
         """Spec "Redactions": one's own events, or anyone's with the redact power level."""
         await self._require_joined(room_id, requester.user_id)

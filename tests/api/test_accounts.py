@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from tests.api.harness import PASSWORD, Client, make_config, start_server
+from tests.api.rooms_helpers import User
 
 V3 = "/_matrix/client/v3"
 
@@ -533,3 +534,18 @@ async def test_deleting_a_device_with_someone_elses_password_is_forbidden(
     refused = await client.request("DELETE", path, {"auth": auth}, token=alice["access_token"])
     assert (refused.status, refused.errcode) == (403, "M_FORBIDDEN")
     assert "flows" not in refused.body
+
+
+async def test_rate_limited_sends_still_answer_retries(configured: Any) -> None:
+    limits = {"enabled": True, "message_per_user": {"per_second": 0.01, "burst_count": 2}}
+    client = await configured(rate_limiting=limits)
+    alice = await User.register(client, "alice")
+    room_id = (await alice.call("POST", "/createRoom", {})).body["room_id"]
+    path = f"/rooms/{room_id}/send/m.room.message/"
+    content = {"msgtype": "m.text", "body": "hi"}
+    first = await alice.call("PUT", path + "a", content)
+    assert (await alice.call("PUT", path + "b", content)).status == 200
+    refused = await alice.call("PUT", path + "c", content)
+    assert refused.status == 429 and refused.errcode == "M_LIMIT_EXCEEDED"
+    retried = await alice.call("PUT", path + "a", content)
+    assert retried.status == 200 and retried.body["event_id"] == first.body["event_id"]
