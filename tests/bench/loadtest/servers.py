@@ -112,11 +112,14 @@ async def start_ours(
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
-    settings = {
-        "password_hash_cost": "min (argon2id)",
-        "rate_limits": "disabled",
-        "database_pool": 20,
-        "presence": "enabled (default)",
+    # What the run used, read from what was written and from HOMESERVER_* overrides in the
+    # environment (which the server applies over its config file).
+    settings: dict[str, Any] = {
+        key: config[key] for key in ("password", "rate_limiting") if key in config
+    }
+    settings["database_pool"] = config["database"]["pool_max_size"]
+    settings["environment_overrides"] = {
+        name: value for name, value in os.environ.items() if name.startswith("HOMESERVER_")
     }
     return ServerProcess("ours", f"http://127.0.0.1:{port}", process, settings)
 
@@ -237,9 +240,9 @@ async def start_synapse(
     )
     settings = {
         "bcrypt_rounds": SYNAPSE_SETTINGS["bcrypt_rounds"],
-        "rate_limits": "every rc_* at 100000/s, burst 100000",
-        "database_pool": 10,
-        "presence": "enabled (default)",
+        "rate_limits": f"every rc_* at {_UNLIMITED['per_second']}/s",
+        "database_pool": config["database"]["args"]["cp_max"],
+        "presence": "enabled (Synapse's default)",
     }
     return ServerProcess(
         f"synapse {SYNAPSE_VERSION}", f"http://127.0.0.1:{port}", process, settings
