@@ -11,7 +11,7 @@ from typing import Any
 
 from signedjson.key import SigningKey
 
-from homeserver.rules.auth_events import select_auth_event_ids
+from homeserver.rules.auth_events import auth_types_for_event, select_auth_event_ids
 from homeserver.rules.auth_rules import check_auth
 from homeserver.rules.events import MAX_EVENT_BYTES, EventFormatError, build_local_event
 from homeserver.rules.types import AuthError
@@ -121,14 +121,22 @@ class EventCreationService:
         version = await self.loader.room_version(room_id)
         if version is None:
             raise NotFound("Unknown room")
+        # Only the state that authorises the event, and the state it replaces, are read:
+        # not the whole state of a room of thousands.
+        wanted = auth_types_for_event(version, event_type, sender, state_key, content)
+        if state_key is not None:
+            wanted.append((event_type, state_key))
+        if version.room_id_from_create_event:
+            wanted.append((CREATE, ""))
         async with self.persister.room_lock(room_id):
-            if txn is not None:
-                earlier = await self.stores.events.event_txn(txn.user_id, txn.device_id, txn.txn_id)
-                if earlier is not None:
-                    loaded = await self.loader.load(earlier)
-                    return SentEvent(loaded.event, loaded.stream_ordering)
-            extremities = await self.stores.events.forward_extremities(room_id)
-            state = await self.stores.rooms.current_state_ids(room_id)
+            context = await self.stores.events.send_context(
+                room_id, wanted, (txn.user_id, txn.device_id, txn.txn_id) if txn else None
+            )
+            if context.earlier_event_id is not None:
+                loaded = await self.loader.load(context.earlier_event_id)
+                return SentEvent(loaded.event, loaded.stream_ordering)
+            extremities = context.extremities
+            state = context.state_ids
             if state_key is not None and (current_id := state.get((event_type, state_key))):
                 # Setting state to what it already is, by the same sender, is a no-op
                 # (as in Synapse): the client gets the event that is already there.

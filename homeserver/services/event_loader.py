@@ -69,7 +69,19 @@ class EventLoader:
         return loaded
 
     async def events(self, event_ids: Iterable[str]) -> dict[str, Event]:
-        return {k: v.event for k, v in (await self.load_many(event_ids)).items()}
+        """The events themselves, without what can change about them (redacted, rejected):
+        stored events never change, so those in the cache cost no read."""
+        found: dict[str, Event] = {}
+        missing = []
+        for event_id in event_ids:
+            event = self._events.get(event_id)
+            if event is None:
+                missing.append(event_id)
+            else:
+                found[event_id] = event
+        if missing:
+            found.update((k, v.event) for k, v in (await self.load_many(missing)).items())
+        return found
 
     def wrap(self, rows: Iterable[StoredEvent], version: RoomVersion) -> list[LoadedEvent]:
         return [

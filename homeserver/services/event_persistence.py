@@ -1,8 +1,10 @@
-"""Persisting room events: one transaction per event, one event per room at a time.
+"""Persisting room events: atomically, one event per room at a time.
 
-Writes the event, its DAG edges, the forward extremities, its state snapshot, the current
-state and memberships; the position on the events stream is announced only after commit
-(and only once every earlier position is done, see StreamWriter).
+Writes the event, its DAG edges, the forward extremities and its transaction ID (a message
+writes nothing else, in one statement); a state event also writes its state snapshot, the
+current state and memberships, in one transaction. The position on the events stream is
+announced only after commit (and only once every earlier position is done, see
+StreamWriter).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Protocol
 from homeserver.services.keyed_lock import KeyedLock
 from homeserver.streams.writer import StreamWriter
 from storage.stores import Stores
-from storage.stores.events import NewEventRow
+from storage.stores.events import EventTxn, NewEventRow
 from storage.stores.rooms import MembershipChange
 
 StateKey = tuple[str, str]
@@ -93,60 +95,74 @@ class EventPersister:
         `created_room_version` is given with the create event to register the room.
         """
         position = await self.writer.allocate(self.stores.events.next_stream_orderings)
+
+        group = state_group_before
         try:
-            async with self.stores.db.transaction() as conn:
-                if created_room_version is not None:
-                    await self.stores.rooms.create(
-                        event.room_id, created_room_version, event.sender, now_ms, conn
-                    )
-                group = state_group_before
-                delta: dict[StateKey, str] = {}
-                if event.state_key is not None:
-                    delta = {(event.type, event.state_key): event.event_id}
-                    group = await self.stores.state.create_group(
-                        event.room_id, state_group_before, delta, conn
-                    )
+            if event.state_key is None:
                 assert group is not None, "only a create event starts without state"
-                await self.stores.events.insert(
-                    NewEventRow(
-                        event_id=event.event_id,
-                        room_id=event.room_id,
-                        type=event.type,
-                        state_key=event.state_key,
-                        sender=event.sender,
-                        depth=event.depth,
-                        origin_server_ts=event.origin_server_ts,
-                        contains_url=isinstance(event.content.get("url"), str),
-                        json=event.canonical_json(),
-                        prev_event_ids=event.prev_event_ids,
-                        auth_event_ids=event.auth_event_ids,
-                        redacts=event.redacts,
-                        stream_ordering=position,
-                        state_group=group,
-                    ),
-                    conn,
+                # A single statement: atomic without a transaction around it.
+                await self.stores.events.insert(_new_row(event, position, group, txn, now_ms))
+            else:
+                group = await self._persist_state_event(
+                    event, state_group_before, created_room_version, position, txn, now_ms
                 )
-                await self.stores.events.replace_extremities(
-                    event.room_id, event.event_id, event.prev_event_ids, conn
-                )
-                if delta:
-                    await self.stores.rooms.update_current_state(
-                        event.room_id, delta, position, conn
-                    )
-                if event.type == MEMBER and event.state_key is not None:
-                    await self.stores.rooms.update_memberships(
-                        event.room_id, [_membership_change(event)], position, conn
-                    )
-                if txn is not None:
-                    await self.stores.events.record_event_txn(
-                        txn.user_id, txn.device_id, txn.txn_id, event.event_id, now_ms, conn
-                    )
         except BaseException:
             self.writer.abandoned(position)
             raise
         users = [event.state_key] if event.type == MEMBER and event.state_key else []
         self.writer.committed(position, rooms=[event.room_id], users=users)
         return Persisted(event.event_id, position, group)
+
+    async def _persist_state_event(
+        self,
+        event: PersistableEvent,
+        state_group_before: int | None,
+        created_room_version: str | None,
+        position: int,
+        txn: TxnKey | None,
+        now_ms: int,
+    ) -> int:
+        """A state event also makes a state snapshot and changes the current state (and the
+        memberships), all in one transaction; returns the new snapshot."""
+        assert event.state_key is not None
+        async with self.stores.db.transaction() as conn:
+            if created_room_version is not None:
+                await self.stores.rooms.create(
+                    event.room_id, created_room_version, event.sender, now_ms, conn
+                )
+            delta = {(event.type, event.state_key): event.event_id}
+            group = await self.stores.state.create_group(
+                event.room_id, state_group_before, delta, conn
+            )
+            await self.stores.events.insert(_new_row(event, position, group, txn, now_ms), conn)
+            await self.stores.rooms.update_current_state(event.room_id, delta, position, conn)
+            if event.type == MEMBER:
+                await self.stores.rooms.update_memberships(
+                    event.room_id, [_membership_change(event)], position, conn
+                )
+        return group
+
+
+def _new_row(
+    event: PersistableEvent, position: int, state_group: int, txn: TxnKey | None, now_ms: int
+) -> NewEventRow:
+    return NewEventRow(
+        event_id=event.event_id,
+        room_id=event.room_id,
+        type=event.type,
+        state_key=event.state_key,
+        sender=event.sender,
+        depth=event.depth,
+        origin_server_ts=event.origin_server_ts,
+        contains_url=isinstance(event.content.get("url"), str),
+        json=event.canonical_json(),
+        prev_event_ids=event.prev_event_ids,
+        auth_event_ids=event.auth_event_ids,
+        redacts=event.redacts,
+        stream_ordering=position,
+        state_group=state_group,
+        txn=EventTxn(txn.user_id, txn.device_id, txn.txn_id, now_ms) if txn else None,
+    )
 
 
 def _membership_change(event: PersistableEvent) -> MembershipChange:

@@ -79,12 +79,15 @@ class RoomEventsService:
                 requester.user_id, requester.device_id, txn_id
             ):
                 raise
-        await self._require_joined(room_id, requester.user_id)
         if event_type == REDACTION:
             redacts = content.get("redacts")
             if not isinstance(redacts, str):
                 raise BadRequest("A redaction needs `redacts`", Codes.BAD_JSON)
             return await self.redact(requester, room_id, redacts, content, txn_id)
+        if await self.loader.room_version(room_id) is None:
+            # As for a known room the user is not in.
+            raise Forbidden(f"{requester.user_id} is not in room {room_id}")
+        # The auth rules refuse a sender who is not joined: no separate membership read.
         return await self.creation.send(
             room_id, requester.user_id, event_type, content, txn=self._txn(requester, txn_id)
         )

@@ -30,6 +30,17 @@ class NewEventRow:
     state_group: int
     outlier: bool = False
     rejected_reason: str | None = None
+    txn: EventTxn | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventTxn:
+    """The client transaction an event was sent in, recorded with it."""
+
+    user_id: str
+    device_id: str
+    txn_id: str
+    created_ts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +62,16 @@ class Extremity:
     event_id: str
     depth: int
     state_group: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendContext:
+    """What sending an event into a room reads, in one round trip."""
+
+    extremities: list[Extremity]
+    state_ids: dict[tuple[str, str], str]
+    # The event an earlier send with the same transaction ID created.
+    earlier_event_id: str | None
 
 
 _STORED_COLUMNS = """e.event_id, e.room_id, e.type, e.stream_ordering, e.depth, e.json,
@@ -76,13 +97,36 @@ class EventStore:
         )
         return int(value)
 
-    async def insert(self, row: NewEventRow, conn: Connection) -> None:
-        await conn.execute(
+    async def insert(self, row: NewEventRow, conn: Connection | None = None) -> None:
+        """The event, its edges and auth references, its redaction, the forward extremities
+        (it replaces the events it references) and its transaction ID, in one statement: a
+        message needs no other write, so it is persisted in a single round trip, atomic on
+        its own outside a transaction."""
+        txn = row.txn
+        await self.db.execute(
             "insert_event",
-            """INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender,
-                                   depth, origin_server_ts, contains_url, outlier,
-                                   rejected_reason, state_group, json)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)""",
+            """WITH event AS (
+                 INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender,
+                                     depth, origin_server_ts, contains_url, outlier,
+                                     rejected_reason, state_group, json)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+               ), edges AS (
+                 INSERT INTO event_edges (event_id, prev_event_id)
+                 SELECT $2, unnest($14::text[]) ON CONFLICT DO NOTHING
+               ), auth AS (
+                 INSERT INTO event_auth (event_id, auth_id)
+                 SELECT $2, unnest($15::text[]) ON CONFLICT DO NOTHING
+               ), redaction AS (
+                 INSERT INTO redactions (event_id, redacts, stream_ordering)
+                 SELECT $2, $16::text, $1 WHERE $16::text IS NOT NULL AND $11::text IS NULL
+               ), referenced AS (
+                 DELETE FROM forward_extremities WHERE room_id = $3 AND event_id = ANY($14::text[])
+               ), extremity AS (
+                 INSERT INTO forward_extremities (room_id, event_id) VALUES ($3, $2)
+               )
+               INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)
+               SELECT $17::text, $18::text, $19::text, $2, $20::bigint
+               WHERE $19::text IS NOT NULL""",
             row.stream_ordering,
             row.event_id,
             row.room_id,
@@ -96,47 +140,14 @@ class EventStore:
             row.rejected_reason,
             row.state_group,
             row.json,
-        )
-        if row.prev_event_ids:
-            await conn.execute(
-                "insert_event_edges",
-                """INSERT INTO event_edges (event_id, prev_event_id)
-                   SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING""",
-                row.event_id,
-                list(row.prev_event_ids),
-            )
-        if row.auth_event_ids:
-            await conn.execute(
-                "insert_event_auth",
-                """INSERT INTO event_auth (event_id, auth_id)
-                   SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING""",
-                row.event_id,
-                list(row.auth_event_ids),
-            )
-        if row.redacts is not None and row.rejected_reason is None:
-            await conn.execute(
-                "insert_redaction",
-                "INSERT INTO redactions (event_id, redacts, stream_ordering) VALUES ($1, $2, $3)",
-                row.event_id,
-                row.redacts,
-                row.stream_ordering,
-            )
-
-    async def replace_extremities(
-        self, room_id: str, new_event_id: str, referenced: Iterable[str], conn: Connection
-    ) -> None:
-        """The new event becomes an extremity and the events it references stop being ones."""
-        await conn.execute(
-            "remove_forward_extremities",
-            "DELETE FROM forward_extremities WHERE room_id = $1 AND event_id = ANY($2::text[])",
-            room_id,
-            list(referenced),
-        )
-        await conn.execute(
-            "add_forward_extremity",
-            "INSERT INTO forward_extremities (room_id, event_id) VALUES ($1, $2)",
-            room_id,
-            new_event_id,
+            list(row.prev_event_ids),
+            list(row.auth_event_ids),
+            row.redacts,
+            txn.user_id if txn else None,
+            txn.device_id if txn else None,
+            txn.txn_id if txn else None,
+            txn.created_ts if txn else None,
+            conn=conn,
         )
 
     async def forward_extremities(
@@ -152,6 +163,54 @@ class EventStore:
             conn=conn,
         )
         return [Extremity(r["event_id"], r["depth"], r["state_group"]) for r in rows]
+
+    async def send_context(
+        self,
+        room_id: str,
+        state_keys: Iterable[tuple[str, str]],
+        txn: tuple[str, str, str] | None = None,
+    ) -> SendContext:
+        """The room's forward extremities (deepest first), the current state IDs of
+        `state_keys` and the event of an earlier send of `txn` (user, device, transaction
+        ID). It reads the current state too: each send needs all three, and one round trip
+        instead of three is what keeps a busy server's sends short."""
+        keys = list(state_keys)
+        user_id, device_id, txn_id = txn if txn is not None else (None, None, None)
+        rows = await self.db.fetch(
+            "send_context",
+            """SELECT 'x' AS kind, e.event_id, e.depth, e.state_group, e.stream_ordering,
+                      NULL::text AS type, NULL::text AS state_key
+               FROM forward_extremities f JOIN events e USING (event_id)
+               WHERE f.room_id = $1
+               UNION ALL
+               SELECT 's', c.event_id, NULL, NULL, NULL, c.type, c.state_key
+               FROM current_state c
+               JOIN unnest($2::text[], $3::text[]) AS w(t, k) ON c.type = w.t AND c.state_key = w.k
+               WHERE c.room_id = $1
+               UNION ALL
+               SELECT 't', event_id, NULL, NULL, NULL, NULL, NULL FROM event_txn_ids
+               WHERE user_id = $4::text AND device_id = $5::text AND txn_id = $6::text""",
+            room_id,
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            user_id,
+            device_id,
+            txn_id,
+        )
+        extremities = sorted(
+            (r for r in rows if r["kind"] == "x"),
+            key=lambda r: (r["depth"], r["stream_ordering"]),
+            reverse=True,
+        )
+        return SendContext(
+            extremities=[
+                Extremity(r["event_id"], r["depth"], r["state_group"]) for r in extremities
+            ],
+            state_ids={
+                (r["type"], r["state_key"]): r["event_id"] for r in rows if r["kind"] == "s"
+            },
+            earlier_event_id=next((r["event_id"] for r in rows if r["kind"] == "t"), None),
+        )
 
     async def get_events(
         self, event_ids: Iterable[str], conn: Connection | None = None
@@ -323,17 +382,3 @@ class EventStore:
             device_id,
         )
         return {row["event_id"]: row["txn_id"] for row in rows}
-
-    async def record_event_txn(
-        self, user_id: str, device_id: str, txn_id: str, event_id: str, ts: int, conn: Connection
-    ) -> None:
-        await conn.execute(
-            "record_event_txn",
-            """INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts)
-               VALUES ($1, $2, $3, $4, $5)""",
-            user_id,
-            device_id,
-            txn_id,
-            event_id,
-            ts,
-        )

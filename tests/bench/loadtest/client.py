@@ -92,6 +92,24 @@ class Api:
             raise ApiError(method, path, status, payload)
         raise ApiError(method, path, 429, "still rate limited")
 
+    async def db_queries(self) -> Counter[str]:
+        """Our server's database queries so far, by name, from its Prometheus metrics (empty
+        for a server that does not publish them on the client port, as Synapse here)."""
+        counts: Counter[str] = Counter()
+        try:
+            async with self.session.get(self.base_url + "/metrics") as response:
+                if response.status != 200:
+                    return counts
+                text = await response.text()
+        except aiohttp.ClientError:
+            return counts
+        prefix = 'homeserver_db_query_seconds_count{query="'
+        for line in text.splitlines():
+            if line.startswith(prefix):
+                name, _, value = line[len(prefix) :].partition('"} ')
+                counts[name] = int(float(value))
+        return counts
+
     async def wait_until_up(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

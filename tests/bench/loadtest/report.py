@@ -69,6 +69,13 @@ def print_result(result: dict[str, Any]) -> None:
     print(f"   HTTP errors by status: {errors or 'none'}")
     for step in (result.get("ramp") or {}).get("steps", []):
         print(f"   {summarise_step(step)}")
+    load = result.get("steady") or _highest_held_step(result.get("ramp"))
+    for label, queries in (
+        ("DB queries per idle sync", result.get("idle", {}).get("db_queries_per_sync")),
+        ("DB queries per message", (load or {}).get("db_queries_per_message")),
+    ):
+        if queries:
+            print(f"   {label}: {queries}")
 
 
 def print_comparison(ours: dict[str, Any], theirs: dict[str, Any]) -> None:

@@ -145,13 +145,14 @@ class SteadyState:
         """No messages: what holding the long-polls open costs."""
         syncs_before = self.deliveries.syncs
         errors_before = Counter(self.api.errors)
+        queries_before = await self.api.db_queries()
         window = Window(self.pid)
         await asyncio.sleep(seconds)
         figures = await window.close()
-        figures["syncs_per_second"] = round(
-            (self.deliveries.syncs - syncs_before) / figures["seconds"], 1
-        )
+        syncs = self.deliveries.syncs - syncs_before
+        figures["syncs_per_second"] = round(syncs / figures["seconds"], 1)
         figures["errors"] = dict(self.api.errors - errors_before)
+        figures["db_queries_per_sync"] = _per(await self.api.db_queries() - queries_before, syncs)
         return figures
 
     async def send_phase(self, rate: float, seconds: float, drain_s: float) -> dict[str, Any]:
@@ -162,6 +163,7 @@ class SteadyState:
         errors_before = Counter(self.api.errors)
         send_times: list[float] = []
         failed_sends = 0
+        queries_before = await self.api.db_queries()
         window = Window(self.pid)
 
         async def send(message: int) -> None:
@@ -199,6 +201,7 @@ class SteadyState:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(deliveries.all_arrived.wait(), drain_s)
         figures = await window.close()
+        queries = await self.api.db_queries() - queries_before
         elapsed = figures["seconds"]
         missing = deliveries.missing()
         deliveries.waiting.clear()
@@ -214,6 +217,7 @@ class SteadyState:
                 "missing": missing,
                 "syncs_per_second": round((deliveries.syncs - syncs_before) / elapsed, 1),
                 "errors": dict(self.api.errors - errors_before),
+                "db_queries_per_message": _per(queries, count),
             }
         )
         p99 = figures["delivery_ms"]["p99"]
@@ -245,3 +249,13 @@ class SteadyState:
                 break
             highest_held = rate
         return {"steps": steps, "highest_rate_held": highest_held}
+
+
+def _per(queries: Counter[str], count: int) -> dict[str, float]:
+    """Database queries per unit of work (message or sync), the most frequent first: with a
+    busy core every round trip waits to be scheduled, so their number is the cost."""
+    if not queries or not count:
+        return {}
+    per = {"total": round(sum(queries.values()) / count, 2)}
+    per.update((name, round(n / count, 2)) for name, n in queries.most_common(12))
+    return per
