@@ -319,6 +319,7 @@ class Homeserver:
             self.config.http.bind_address,
             self.config.http.port,
             ssl_context=self._tls_context(),
+            backlog=self.config.http.listen_backlog,
         )
         try:
             await site.start()

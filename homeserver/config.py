@@ -44,6 +44,13 @@ class HttpConfig(Section):
     shutdown_grace_period_ms: int = Field(
         10_000, ge=0, description="How long in-flight requests may run on after SIGTERM."
     )
+    listen_backlog: int = Field(
+        4096,
+        gt=0,
+        description="Connections the kernel queues until the server accepts them (capped by"
+        " net.core.somaxconn). Thousands of clients reconnecting at once overflow a short"
+        " queue, and each dropped connection attempt costs its client 1 s or more.",
+    )
     x_forwarded: bool = Field(
         False, description="Trust X-Forwarded-For from a reverse proxy for client IPs."
     )
