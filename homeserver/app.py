@@ -108,7 +108,11 @@ async def build_services(
     config: HomeserverConfig, stores: Stores, clock: Clock, signing_key: SigningKey
 ) -> Services:
     token = await current_stream_token(stores)
-    notifier = LocalNotifier(token, config.presence.wake_interval_ms / 1000)
+    notifier = LocalNotifier(
+        token,
+        presence_wake_interval_s=config.presence.wake_interval_ms / 1000,
+        presence_wake_room_limit=config.presence.wake_room_waiting_limit,
+    )
     limits = config.rate_limiting
     ratelimiter = RateLimiter(
         clock,
@@ -190,6 +194,8 @@ async def build_services(
         stores,
         clock,
         StreamWriter(Stream.PRESENCE, token.presence, notifier),
+        notifier,
+        memberships,
         config.server_name,
         config.presence.enabled,
     )

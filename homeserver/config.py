@@ -155,6 +155,14 @@ class PresenceConfig(Section):
         description="At most one wake-up per user per interval for others' presence changes"
         " (the first comes at once); bounds the syncs a wave of changes in large rooms causes.",
     )
+    wake_room_waiting_limit: int = Field(
+        100,
+        ge=0,
+        description="Presence changes wake the long-polls waiting in a room only where at most"
+        " this many wait; in busier rooms each gets them with its next sync (at the latest"
+        " when its long-poll times out), so a wave of changes in a large room costs no extra"
+        " syncs.",
+    )
 
 
 class LoggingConfig(Section):

@@ -14,11 +14,16 @@ from typing import Any
 import structlog
 
 from homeserver.services.clock import Clock
+from homeserver.services.lru_cache import LruCache
 from homeserver.services.periodic import PeriodicTask
+from homeserver.services.presence_changes import PresenceChanges
+from homeserver.services.user_memberships import UserMemberships
+from homeserver.streams.notifier import StreamNotifier
 from homeserver.streams.writer import StreamWriter
 from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
 from homeserver.types.ids import UserID
 from homeserver.types.requester import Requester
+from homeserver.types.stream_token import Stream
 from storage.stores import Stores
 from storage.stores.account_data import GLOBAL
 from storage.stores.presence import PresenceRow
@@ -35,17 +40,30 @@ IDLE_AFTER_MS = 5 * 60_000
 OFFLINE_AFTER_MS = 60_000
 CURRENTLY_ACTIVE_MS = 60_000
 _SWEEP_EVERY_S = 5.0
+_PRIVACY_CACHE_USERS = 100_000
 
 
 class PresenceService:
     def __init__(
-        self, stores: Stores, clock: Clock, writer: StreamWriter, server_name: str, enabled: bool
+        self,
+        stores: Stores,
+        clock: Clock,
+        writer: StreamWriter,
+        notifier: StreamNotifier,
+        memberships: UserMemberships,
+        server_name: str,
+        enabled: bool,
     ) -> None:
         self.stores = stores
         self.clock = clock
         self.writer = writer
+        self.notifier = notifier
+        self.memberships = memberships
         self.server_name = server_name
         self.enabled = enabled
+        self._recent = PresenceChanges(writer.current)
+        # Whether each user switched sharing off, as of an account data position.
+        self._privacy: LruCache[str, tuple[int, bool]] = LruCache(_PRIVACY_CACHE_USERS)
         # When each user's clients last synced: connected clients keep a user from going
         # offline.
         self._last_seen: dict[str, int] = {}
@@ -57,11 +75,18 @@ class PresenceService:
         self._sweeper = PeriodicTask("presence-sweep", _SWEEP_EVERY_S, self._sweep)
 
     async def _write(self, row: PresenceRow) -> None:
-        sharing = await self.stores.presence.users_sharing_rooms(row.user_id)
+        """Store the change and announce it to the user and the rooms they are joined to
+        (the notifier decides whom that wakes)."""
+        rooms = [
+            m.room_id for m in await self.memberships.get(row.user_id) if m.membership == "join"
+        ]
+
+        async def put(position: int) -> None:
+            await self.stores.presence.put(row, position)
+            self._recent.record(position, row, rooms)
+
         await self.writer.write(
-            self.stores.presence.next_positions,
-            lambda position: self.stores.presence.put(row, position),
-            users={row.user_id, *sharing},
+            self.stores.presence.next_positions, put, users=[row.user_id], rooms=rooms
         )
         if row.user_id in self._last_seen:
             self._rows[row.user_id] = row
@@ -126,15 +151,29 @@ class PresenceService:
         await self._write(PresenceRow(user_id, ONLINE, status, now, True))
 
     async def _hidden_among(self, user_ids: list[str]) -> set[str]:
-        """Those of `user_ids` who switched sharing off: one read however many."""
-        if not user_ids:
-            return set()
-        settings = await self.stores.account_data.get_for_users(user_ids, GLOBAL, PRIVACY_TYPE)
-        return {
-            user_id
-            for user_id, setting in settings.items()
-            if isinstance(setting, dict) and setting.get("share_presence") is False
-        }
+        """Those of `user_ids` who switched sharing off: from memory until their account
+        data changes, and one read for all the others."""
+        index = self.notifier.changes(Stream.ACCOUNT_DATA)
+        hidden: set[str] = set()
+        unknown: list[str] = []
+        for user_id in user_ids:
+            cached = self._privacy.get(user_id)
+            if cached is None or index.changed(user_id, cached[0]):
+                unknown.append(user_id)
+            elif cached[1]:
+                hidden.add(user_id)
+        if not unknown:
+            return hidden
+        # Taken before reading: a change published meanwhile is newer and is read again.
+        position = index.head
+        settings = await self.stores.account_data.get_for_users(unknown, GLOBAL, PRIVACY_TYPE)
+        for user_id in unknown:
+            setting = settings.get(user_id)
+            off = isinstance(setting, dict) and setting.get("share_presence") is False
+            self._privacy.put(user_id, (position, off))
+            if off:
+                hidden.add(user_id)
+        return hidden
 
     def _as_content(self, row: PresenceRow, hidden: bool) -> dict[str, Any]:
         if hidden:
@@ -168,14 +207,22 @@ class PresenceService:
         return self._as_content(row, hidden)
 
     async def for_sync(
-        self, user_id: str, since: int, upto: int, whatever_changed: Iterable[str] = ()
+        self,
+        user_id: str,
+        joined_rooms: Iterable[str],
+        since: int,
+        upto: int,
+        whatever_changed: Iterable[str] = (),
     ) -> list[dict[str, Any]]:
-        """Presence of the users sharing a room with `user_id` that changed in (since,
-        upto], and that of `whatever_changed` even if it did not."""
+        """Presence of the users sharing a room with `user_id` (joined to `joined_rooms`)
+        that changed in (since, upto], and that of `whatever_changed` even if it did not."""
         if not self.enabled:
             return []
         if since > 0:
-            rows = await self.stores.presence.changed_for(user_id, since, upto)
+            recent = self._recent.changed([user_id, *joined_rooms], since, upto)
+            if recent is None:
+                recent = await self.stores.presence.changed_for(user_id, since, upto)
+            rows = recent
         else:
             sharing = await self.stores.presence.users_sharing_rooms(user_id)
             rows = await self.stores.presence.changed(sharing or [user_id], since, upto)

@@ -94,8 +94,12 @@ class SyncService:
                 if has_content or request.since is None or remaining <= 0:
                     return response
                 # Nothing for this user up to `upto`: returning that token is right if the
-                # wait times out; a wake-up builds the response again from `since`.
-                if not await listener.wait(remaining):
+                # wait times out; a wake-up builds the response again from `since`. So do
+                # presence changes in a room too busy to be woken for them (see
+                # LocalNotifier): the response that ends the wait carries them.
+                if not await listener.wait(remaining) and not self._presence_changed(
+                    user_id, joined, upto.presence
+                ):
                     return response
 
     async def _build(
@@ -174,12 +178,12 @@ class SyncService:
         if (
             since is None
             or newly_met
-            or self._changes(Stream.PRESENCE).changed(user_id, since.presence)
+            or self._presence_changed(user_id, joined_ids, since.presence)
         ):
             presence = [
                 event
                 for event in await self.presence.for_sync(
-                    user_id, since.presence if since else 0, upto.presence, newly_met
+                    user_id, joined_ids, since.presence if since else 0, upto.presence, newly_met
                 )
                 if request.filter.presence.allows(event["type"], event["sender"])
             ]
@@ -209,6 +213,11 @@ class SyncService:
 
     def _changes(self, stream: Stream) -> ChangeIndex:
         return self.notifier.changes(stream)
+
+    def _presence_changed(self, user_id: str, joined: list[str], since: int) -> bool:
+        """Presence is announced to the user who changed and to their rooms."""
+        index = self._changes(Stream.PRESENCE)
+        return index.changed(user_id, since) or index.changed_among(joined, since) != set()
 
     async def _account_data_rows(
         self, user_id: str, since: StreamToken | None, upto: StreamToken

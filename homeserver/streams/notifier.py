@@ -67,17 +67,28 @@ class _Waiter:
 class LocalNotifier:
     """The single-process notifier: an index of waiters by user and by room.
 
-    Presence is the one stream whose changes reach every member of every room a user is in:
-    in large rooms one user coming online would wake hundreds of long-polls, and a wave of
-    such changes would keep them all syncing back to back. So a user's requests are woken
-    for presence at most once per `presence_wake_interval_s`: the first change wakes them
-    at once, later ones within the interval wake them when it ends. Nothing is lost: the
-    token already includes every change, so any earlier wake-up carries them too.
+    Presence is the one stream whose changes reach every member of every room a user is in
+    (it is announced for those rooms): in large rooms one user coming online would wake
+    hundreds of long-polls, and a wave of such changes would keep them all syncing back to
+    back. So two bounds apply to presence only:
+    - in a room where more than `presence_wake_room_limit` requests wait, a change is
+      recorded (each one's next sync carries it, at the latest when its long-poll times
+      out) but wakes nobody;
+    - a user's requests are woken for presence at most once per `presence_wake_interval_s`:
+      the first change wakes them at once, later ones within the interval wake them when it
+      ends. Nothing is lost: the token already includes every change, so any earlier
+      wake-up carries them too.
     """
 
-    def __init__(self, current: StreamToken, presence_wake_interval_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        current: StreamToken,
+        presence_wake_interval_s: float = 0.0,
+        presence_wake_room_limit: int | None = None,
+    ) -> None:
         self._current = current
         self._presence_interval = presence_wake_interval_s
+        self._presence_room_limit = presence_wake_room_limit
         self._presence_woken: dict[str, float] = {}
         self._presence_pending: set[str] = set()
         self._presence_flush: asyncio.TimerHandle | None = None
@@ -109,8 +120,8 @@ class LocalNotifier:
         index = self._changes[stream]
         index.record(position, users)
         index.record(position, rooms)
-        if stream is Stream.PRESENCE and self._presence_interval > 0:
-            users = self._presence_due(users)
+        if stream is Stream.PRESENCE:
+            users, rooms = self._presence_wakes(users, rooms), ()
         for user_id in users:
             self._wake_user(user_id)
         for room_id in rooms:
@@ -124,7 +135,20 @@ class LocalNotifier:
         for waiter in self._by_user.get(user_id, ()):
             waiter.event.set()
 
-    def _presence_due(self, users: tuple[str, ...]) -> list[str]:
+    def _presence_wakes(self, users: tuple[str, ...], rooms: tuple[str, ...]) -> list[str]:
+        """Whom a presence change wakes: its users, and those waiting in its rooms unless
+        too many wait there; each within their interval."""
+        limit = self._presence_room_limit
+        wake = set(users)
+        for room_id in rooms:
+            waiters = self._by_room.get(room_id, ())
+            if limit is None or len(waiters) <= limit:
+                wake.update(waiter.user_id for waiter in waiters)
+        if self._presence_interval > 0:
+            return self._presence_due(wake)
+        return list(wake)
+
+    def _presence_due(self, users: Iterable[str]) -> list[str]:
         """The users to wake now; the others wait for the end of their interval."""
         loop = asyncio.get_running_loop()
         now = loop.time()

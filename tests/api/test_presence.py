@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.api.harness import Client
+import asyncio
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.api.harness import Client, make_config, start_server
 from tests.api.rooms_helpers import User, users_in_public_room
 
 
@@ -62,3 +68,55 @@ async def test_privacy_switch_hides_presence(client: Client) -> None:
     for event in synced.body["presence"]["events"]:
         if event["sender"] == alice.user_id:
             assert event["content"] == {"presence": "offline"}
+
+
+async def test_presence_wakes_small_rooms_and_rides_along_in_large_ones(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A change wakes those waiting in a room where few wait at once; where more wait, each
+    gets it when its long-poll ends, in the response that ends it."""
+    server = await start_server(
+        make_config(database_url, tmp_path, presence={"wake_room_waiting_limit": 1})
+    )
+    async with aiohttp.ClientSession() as session:
+        client = Client(session, f"http://127.0.0.1:{server.port}")
+        try:
+            (alice, bob, carol), _large = await users_in_public_room(
+                client, "alice", "bob", "carol"
+            )
+            dave = await User.register(client, "dave")
+            dm = await alice.create_room(invite=[dave.user_id], is_direct=True)
+            assert (await dave.join(dm)).status == 200
+            for user in (carol, alice, dave, bob):
+                await user.call("GET", "/sync")
+            tokens = {
+                u.user_id: (await u.call("GET", "/sync")).body["next_batch"]
+                for u in (bob, carol, dave)
+            }
+
+            async def long_poll(user: User, timeout_ms: int) -> tuple[float, list[str]]:
+                started = time.monotonic()
+                synced = await user.call(
+                    "GET",
+                    "/sync",
+                    params={"since": tokens[user.user_id], "timeout": str(timeout_ms)},
+                )
+                senders = [
+                    e["sender"]
+                    for e in synced.body["presence"]["events"]
+                    if e["content"]["presence"] == "unavailable"
+                ]
+                return time.monotonic() - started, senders
+
+            # Two wait in the large room, more than the limit; one in the DM.
+            polls = [asyncio.create_task(long_poll(u, 3000)) for u in (bob, carol, dave)]
+            await asyncio.sleep(0.3)
+            put = await alice.call(
+                "PUT", f"/presence/{alice.user_id}/status", {"presence": "unavailable"}
+            )
+            assert put.status == 200
+            (bob_took, bob_saw), _, (dave_took, dave_saw) = await asyncio.gather(*polls)
+        finally:
+            await server.stop()
+    assert dave_saw == [alice.user_id] and dave_took < 2.0
+    assert bob_saw == [alice.user_id] and bob_took >= 2.5

@@ -9,6 +9,7 @@ from homeserver.services.presence import (
     OFFLINE_AFTER_MS,
     PresenceService,
 )
+from homeserver.services.user_memberships import UserMemberships
 from homeserver.streams.notifier import LocalNotifier
 from homeserver.streams.writer import StreamWriter
 from homeserver.types.requester import Requester
@@ -30,7 +31,13 @@ async def test_idle_then_offline(stores: Stores) -> None:
     clock = ManualClock()
     notifier = LocalNotifier(StreamToken())
     presence = PresenceService(
-        stores, clock, StreamWriter(Stream.PRESENCE, 0, notifier), "hs.test", enabled=True
+        stores,
+        clock,
+        StreamWriter(Stream.PRESENCE, 0, notifier),
+        notifier,
+        UserMemberships(stores, notifier),
+        "hs.test",
+        enabled=True,
     )
     me = Requester(ALICE, "DEV", is_guest=False, access_token_id=1)
     await presence.note_activity(ALICE, None)

@@ -167,3 +167,21 @@ async def test_presence_wakes_a_user_at_once_then_at_most_once_per_interval() ->
         assert not await listener.wait(0.05)
         notifier.notify(Stream.EVENTS, 4, users=["@a:x"])
         assert await listener.wait(0.01), "other streams are not held back"
+
+
+async def test_presence_in_a_busy_room_is_recorded_without_waking() -> None:
+    notifier = LocalNotifier(StreamToken(), presence_wake_room_limit=1)
+    with (
+        notifier.listen("@a:x", ["!busy:x", "!quiet:x"]) as a,
+        notifier.listen("@b:x", ["!busy:x"]) as b,
+        notifier.listen("@c:x", ["!other:x"]) as c,
+    ):
+        notifier.notify(Stream.PRESENCE, 1, users=["@z:x"], rooms=["!busy:x"])
+        assert not await a.wait(0.01) and not await b.wait(0.01)
+        notifier.notify(Stream.PRESENCE, 2, users=["@z:x"], rooms=["!quiet:x"])
+        assert await a.wait(0.01), "one waits in the quiet room: woken"
+        assert not await b.wait(0.01) and not await c.wait(0.01)
+        notifier.notify(Stream.PRESENCE, 3, users=["@b:x"])
+        assert await b.wait(0.01), "the user's own change wakes them"
+    index = notifier.changes(Stream.PRESENCE)
+    assert index.changed_among(["!busy:x", "!quiet:x", "!other:x"], 0) == {"!busy:x", "!quiet:x"}
