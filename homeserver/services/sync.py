@@ -62,7 +62,7 @@ class SyncService:
         clock: Clock,
     ) -> None:
         self.memberships = memberships
-        self.sections = RoomSections(stores, loader, history, recent)
+        self.sections = RoomSections(stores, loader, history, recent, notifier)
         self.presence = presence
         self.receipts = receipts
         self.typing = typing

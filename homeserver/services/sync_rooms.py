@@ -13,14 +13,16 @@ from homeserver.services.lru_cache import LruCache
 from homeserver.services.recent_room_events import RecentRoomEvents
 from homeserver.services.room_history import MAX_PAGE, RoomHistoryService, topological_token
 from homeserver.services.sync_request import SyncRequest
+from homeserver.streams.notifier import StreamNotifier
 from homeserver.types.event import MEMBER, StateKey
-from homeserver.types.stream_token import StreamToken
+from homeserver.types.stream_token import Stream, StreamToken
 from storage.stores import Stores
 from storage.stores.events import StoredEvent
 from storage.stores.rooms import MembershipRecord
 
 # How far back a timeline whose newest events are filtered out or hidden is looked for.
 _READ_BACK_PAGES = 5
+_MEMBER_EVENTS_CACHED = 20_000
 
 
 class RoomSections:
@@ -30,14 +32,21 @@ class RoomSections:
         loader: EventLoader,
         history: RoomHistoryService,
         recent: RecentRoomEvents,
+        notifier: StreamNotifier,
     ) -> None:
         self.stores = stores
+        self.notifier = notifier
         self.loader = loader
         self.history = history
         self.recent = recent
         # Per device, per room: the member events it was sent under lazy loading, so later
         # syncs send only the ones it lacks (a cache: losing it only means resending).
         self._members_sent: LruCache[tuple[str, str], dict[str, set[str]]] = LruCache(10_000)
+        # The current member event of (room, user), as of an events position: every member
+        # woken by a message in a large room asks for the sender's.
+        self._member_events: LruCache[tuple[str, str], tuple[int, str | None]] = LruCache(
+            _MEMBER_EVENTS_CACHED
+        )
 
     def _format(self, request: SyncRequest, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fields = request.filter.event_fields
@@ -351,9 +360,7 @@ class RoomSections:
                 sent[room_id] = set()
             result[room_id] = dict(ids)
             wanted.extend((room_id, s) for s in senders if (MEMBER, s) not in ids)
-        for (room_id, user_id), event_id in (
-            await self.stores.rooms.current_member_events(wanted)
-        ).items():
+        for (room_id, user_id), event_id in (await self._current_member_events(wanted)).items():
             if redundant or event_id not in sent.get(room_id, ()):
                 result[room_id][(MEMBER, user_id)] = event_id
         for room_id, ids in result.items():
@@ -362,6 +369,29 @@ class RoomSections:
             known.update(i.event.event_id for i in timelines[room_id][0] if i.event.type == MEMBER)
         self._members_sent.put(device, sent)
         return {room_id: ids for room_id, ids in result.items() if ids}
+
+    async def _current_member_events(
+        self, pairs: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """The current member event of each (room, user) that has one: from memory until the
+        events stream names the user again (each member event does), else one read."""
+        index = self.notifier.changes(Stream.EVENTS)
+        found: dict[tuple[str, str], str] = {}
+        missing: list[tuple[str, str]] = []
+        for pair in pairs:
+            cached = self._member_events.get(pair)
+            if cached is None or index.changed(pair[1], cached[0]):
+                missing.append(pair)
+            elif cached[1] is not None:
+                found[pair] = cached[1]
+        if missing:
+            # Taken before reading: a change published meanwhile is newer and is read again.
+            position = index.head
+            fetched = await self.stores.rooms.current_member_events(missing)
+            for pair in missing:
+                self._member_events.put(pair, (position, fetched.get(pair)))
+            found.update(fetched)
+        return found
 
     async def _states_from_snapshots(
         self, wanted: list[tuple[str, int, int | None]]

@@ -268,22 +268,32 @@ class RoomStore:
         invited members in the order they arrived (one query for all rooms)."""
         if not room_ids:
             return {}
+        # Counts are grouped and heroes ranked in Postgres: a room of thousands returns a
+        # handful of rows, not one per member.
         rows = await self.db.fetch(
             "room_summaries",
-            """SELECT room_id, user_id, membership,
-                      COUNT(*) OVER (PARTITION BY room_id, membership) AS n,
-                      ROW_NUMBER() OVER (
-                          PARTITION BY room_id, (user_id <> $2 AND membership IN ('join', 'invite'))
-                          ORDER BY stream_ordering) AS rank
-               FROM room_memberships WHERE room_id = ANY($1::text[])""",
+            """SELECT room_id, NULL AS user_id, membership, COUNT(*) AS n, 0 AS rank
+               FROM room_memberships WHERE room_id = ANY($1::text[])
+               GROUP BY room_id, membership
+               UNION ALL
+               SELECT room_id, user_id, membership, NULL, rank FROM (
+                   SELECT room_id, user_id, membership,
+                          ROW_NUMBER() OVER (PARTITION BY room_id ORDER BY stream_ordering) AS rank
+                   FROM room_memberships
+                   WHERE room_id = ANY($1::text[]) AND user_id <> $2
+                     AND membership IN ('join', 'invite')
+               ) candidates
+               WHERE rank <= $3
+               ORDER BY rank""",
             room_ids,
             exclude,
+            heroes,
         )
         result: dict[str, tuple[dict[str, int], list[str]]] = {r: ({}, []) for r in room_ids}
         for row in rows:
             counts, hero_list = result[row["room_id"]]
-            counts[row["membership"]] = int(row["n"])
-            candidate = row["user_id"] != exclude and row["membership"] in ("join", "invite")
-            if candidate and row["rank"] <= heroes:
+            if row["user_id"] is None:
+                counts[row["membership"]] = int(row["n"])
+            else:
                 hero_list.append(row["user_id"])
         return result

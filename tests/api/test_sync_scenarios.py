@@ -351,6 +351,32 @@ async def test_lazy_members_arrive_once_when_their_senders_speak(client: Client)
     assert member_keys(redundant["rooms"]["join"][room_id]) == {carol.user_id}
 
 
+async def test_redundant_members_are_the_current_ones_after_a_profile_change(
+    client: Client,
+) -> None:
+    (alice, bob), room_id = await users_in_public_room(client, "alice", "bob")
+    lazy = json.dumps(
+        {"room": {"state": {"lazy_load_members": True, "include_redundant_members": True}}}
+    )
+
+    def members(body: dict[str, Any]) -> list[dict[str, Any]]:
+        events = body["rooms"]["join"][room_id]["state"]["events"]
+        return [e for e in events if e["type"] == "m.room.member"]
+
+    token = (await sync(alice, filter=lazy))["next_batch"]
+    await bob.send(room_id, "before")
+    before = await sync(alice, since=token, filter=lazy)
+    renamed = await bob.call("PUT", f"/profile/{bob.user_id}/displayname", {"displayname": "B2"})
+    assert renamed.status == 200
+    await bob.send(room_id, "after")
+    after = await sync(alice, since=before["next_batch"], filter=lazy)
+    # The new member event is in this timeline; the one it replaced must not come as state.
+    assert [e["event_id"] for e in members(after)] == []
+    await bob.send(room_id, "again")
+    again = await sync(alice, since=after["next_batch"], filter=lazy)
+    assert [e["content"].get("displayname") for e in members(again)] == ["B2"]
+
+
 async def test_the_state_filter_applies_to_left_rooms(client: Client) -> None:
     alice = await User.register(client, "alice")
     bob = await User.register(client, "bob")
