@@ -180,6 +180,9 @@ class RoomSections:
             upto,
             request,
         )
+        # Member events in a gap's state changed the membership; those that lazy loading
+        # adds below are current members the device had not been sent yet.
+        members_changed = {r for r, ids in state_ids.items() if any(k[0] == MEMBER for k in ids)}
         if room_filter.state.lazy_load_members or room_filter.timeline.lazy_load_members:
             state_ids = await self._lazy_members(request, room_since, timelines, state_ids)
         loaded_state = await self.loader.load_many(
@@ -201,14 +204,15 @@ class RoomSections:
             ordered.extend(state.get(membership.room_id, ()))
         serialized = iter(await self._serialize(request, ordered))
         # The summary is sent when the room is new to the client or its members changed; an
-        # unchanged summary may be left out (spec: /sync, RoomSummary).
+        # unchanged summary may be left out (spec: /sync, RoomSummary). Lazily loaded members
+        # change nothing: otherwise every member woken by a new speaker in a large room
+        # would recount it.
         summarised = [
             room_id
             for room_id, since_events in room_since.items()
             if since_events is None
-            or any(
-                i.event.type == MEMBER for i in (*timelines[room_id][0], *state.get(room_id, ()))
-            )
+            or room_id in members_changed
+            or any(i.event.type == MEMBER for i in timelines[room_id][0])
         ]
         summaries = await self.stores.rooms.summaries(summarised, request.requester.user_id)
         named = await self.stores.rooms.named_rooms(summarised)

@@ -341,6 +341,7 @@ async def test_lazy_members_arrive_once_when_their_senders_speak(client: Client)
     await carol.send(room_id, "hello")
     spoke = await sync(alice, since=first["next_batch"], filter=json.dumps(lazy))
     assert member_keys(spoke["rooms"]["join"][room_id]) == {carol.user_id}
+    assert spoke["rooms"]["join"][room_id]["summary"] == {}, "nobody joined or left"
     await carol.send(room_id, "again")
     again = await sync(alice, since=spoke["next_batch"], filter=json.dumps(lazy))
     assert member_keys(again["rooms"]["join"][room_id]) == set()
