@@ -77,7 +77,14 @@ class DatabaseConfig(Section):
         "postgres", description="Embedded Postgres directory, relative to the data dir."
     )
     pool_min_size: int = Field(2, ge=0)
-    pool_max_size: int = Field(20, ge=1)
+    pool_max_size: int = Field(
+        50,
+        ge=1,
+        description="At most this many connections. A message in a large room wakes hundreds"
+        " of syncs at once, and each holds a connection until its task runs again; a short"
+        " pool then makes every other request (sends too) wait seconds for one. Keep it"
+        " within Postgres's max_connections (100 by default), counting every process.",
+    )
     command_timeout_ms: int = Field(60_000, gt=0)
 
 

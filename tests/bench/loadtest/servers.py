@@ -98,7 +98,7 @@ async def start_ours(
         "logging": {"level": "warning", "format": "json"},
         "password": {"hash_cost": "min"},
         "rate_limiting": {"enabled": False},
-        "database": {"url": dsn, "pool_min_size": 5, "pool_max_size": 20},
+        "database": {"url": dsn, "pool_min_size": 5, "pool_max_size": 50},
     }
     config_path = data_dir / "homeserver.yaml"
     config_path.write_text(yaml.safe_dump(config))
