@@ -161,7 +161,7 @@ async def build_services(
             password_min_length=config.password.min_length,
         ),
     )
-    loader = EventLoader(stores)
+    loader = EventLoader(stores, config.caches.event_cache_entries)
     persister = EventPersister(stores, StreamWriter(Stream.EVENTS, token.events, notifier))
     creation = EventCreationService(
         stores, loader, persister, clock, config.server_name, signing_key

@@ -172,6 +172,15 @@ class PresenceConfig(Section):
     )
 
 
+class CachesConfig(Section):
+    event_cache_entries: int = Field(
+        10_000,
+        ge=0,
+        description="Parsed events kept in memory (about 3.5 KB each): recent messages and the"
+        " state events every sync and send reads.",
+    )
+
+
 class LoggingConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = Field("json", description="json for production.")
@@ -204,6 +213,7 @@ class HomeserverConfig(Section):
     rate_limiting: RateLimitingConfig = RateLimitingConfig()
     rooms: RoomsConfig = RoomsConfig()
     presence: PresenceConfig = PresenceConfig()
+    caches: CachesConfig = CachesConfig()
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
     well_known: WellKnownConfig = WellKnownConfig()

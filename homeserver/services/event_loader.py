@@ -14,8 +14,6 @@ from homeserver.types.room_versions import ROOM_VERSIONS, RoomVersion
 from storage.stores import Stores
 from storage.stores.events import StoredEvent
 
-_CACHE_SIZE = 50_000
-
 
 @dataclass(frozen=True, slots=True)
 class LoadedEvent:
@@ -28,9 +26,9 @@ class LoadedEvent:
 
 
 class EventLoader:
-    def __init__(self, stores: Stores) -> None:
+    def __init__(self, stores: Stores, cache_entries: int) -> None:
         self.stores = stores
-        self._events: LruCache[str, Event] = LruCache(_CACHE_SIZE)
+        self._events: LruCache[str, Event] = LruCache(cache_entries)
         self._room_versions: dict[str, RoomVersion] = {}
 
     async def room_version(self, room_id: str) -> RoomVersion | None:
