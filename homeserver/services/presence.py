@@ -73,6 +73,7 @@ class PresenceService:
         # The stored row of each user in `_last_seen`, so activity costs no database read.
         self._rows: dict[str, PresenceRow] = {}
         self._sweeper = PeriodicTask("presence-sweep", _SWEEP_EVERY_S, self._sweep)
+        self._restored = False
 
     async def _write(self, row: PresenceRow) -> None:
         """Store the change and announce it to the user and the rooms they are joined to
@@ -243,6 +244,12 @@ class PresenceService:
         """Users whose clients stopped syncing go offline; online users who did nothing for
         a while go idle (unavailable)."""
         now = self.clock.time_ms()
+        if not self._restored:
+            # Users left online by an earlier run count as seen now: unless their clients
+            # sync again, they go offline like anyone else, not stay online for good.
+            for user_id in await self.stores.presence.not_offline():
+                self._last_seen.setdefault(user_id, now)
+            self._restored = True
         for user_id, seen in list(self._last_seen.items()):
             current = await self._current(user_id)
             if current is None or current.state == OFFLINE:

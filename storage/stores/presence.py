@@ -57,6 +57,13 @@ class PresenceStore:
         )
         return PresenceRow(**dict(row)) if row else None
 
+    async def not_offline(self) -> list[str]:
+        """The users whose stored presence is online or unavailable."""
+        rows = await self.db.fetch(
+            "presence_not_offline", "SELECT user_id FROM presence WHERE state <> 'offline'"
+        )
+        return [row["user_id"] for row in rows]
+
     async def changed(self, user_ids: list[str], since: int, upto: int) -> list[PresenceRow]:
         rows = await self.db.fetch(
             "presence_changed",

@@ -67,3 +67,29 @@ async def test_idle_then_offline(stores: Stores) -> None:
     clock.now_ms += OFFLINE_AFTER_MS + 1
     await presence._sweep()
     assert (await presence.get_status(me, ALICE))["presence"] == "offline"
+
+
+async def test_users_left_online_by_an_earlier_run_go_offline(stores: Stores) -> None:
+    clock = ManualClock()
+    notifier = LocalNotifier(StreamToken())
+
+    def service() -> PresenceService:
+        return PresenceService(
+            stores,
+            clock,
+            StreamWriter(Stream.PRESENCE, notifier.current_token.presence, notifier),
+            notifier,
+            UserMemberships(stores, notifier),
+            "hs.test",
+            enabled=True,
+        )
+
+    await service().note_activity(ALICE, None)
+    restarted = service()
+    me = Requester(ALICE, "DEV", is_guest=False, access_token_id=1)
+    assert (await restarted.get_status(me, ALICE))["presence"] == "online"
+    await restarted._sweep()
+    assert (await restarted.get_status(me, ALICE))["presence"] == "online", "seen at start"
+    clock.now_ms += OFFLINE_AFTER_MS + 1
+    await restarted._sweep()
+    assert (await restarted.get_status(me, ALICE))["presence"] == "offline"
