@@ -36,10 +36,22 @@ class EventFormatError(ValueError):
 
 def make_event(room_version: RoomVersion, pdu: Mapping[str, Any]) -> Event:
     """Wrap received or stored JSON as an Event, computing its ID where the version asks."""
+    data = _without_derived_id(room_version, pdu)
+    return Event(data, compute_event_id(room_version, data), room_version)
+
+
+def stored_event(room_version: RoomVersion, pdu: Mapping[str, Any], event_id: str) -> Event:
+    """An event read back from storage: its ID was computed (and checked) when it was
+    persisted, so it is not hashed again on every load."""
+    return Event(_without_derived_id(room_version, pdu), event_id, room_version)
+
+
+def _without_derived_id(room_version: RoomVersion, pdu: Mapping[str, Any]) -> dict[str, Any]:
+    """From v3 on the event ID is the event's hash, never a field of it."""
     data = dict(pdu)
     if not room_version.event_id_has_domain:
         data.pop("event_id", None)
-    return Event(data, compute_event_id(room_version, data), room_version)
+    return data
 
 
 def _check_integers(value: Any, where: str) -> None:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from homeserver.rules.events import make_event
+from homeserver.rules.events import stored_event
 from homeserver.services.lru_cache import LruCache
 from homeserver.types.errors import NotFound
 from homeserver.types.event import Event
@@ -44,7 +44,7 @@ class EventLoader:
     def _event(self, stored: StoredEvent, version: RoomVersion) -> Event:
         event = self._events.get(stored.event_id)
         if event is None:
-            event = make_event(version, json.loads(stored.json))
+            event = stored_event(version, json.loads(stored.json), stored.event_id)
             self._events.put(stored.event_id, event)
         return event
 

@@ -43,25 +43,44 @@ class StreamNotifier(Protocol):
 
 
 class _Waiter:
-    """Registered before the caller reads the stores, so no wake-up can fall in between."""
+    """Registered before the caller reads the stores, so no wake-up can fall in between.
 
-    __slots__ = ("event", "rooms", "user_id")
+    One is held for every open long-poll, so it keeps a bare future only while waiting
+    (an asyncio.Event would keep a queue of its own for each).
+    """
+
+    __slots__ = ("_future", "_woken", "rooms", "user_id")
 
     def __init__(self, user_id: str, rooms: frozenset[str]) -> None:
         self.user_id = user_id
         self.rooms = rooms
-        self.event = asyncio.Event()
+        self._woken = False
+        self._future: asyncio.Future[bool] | None = None
+
+    def wake(self) -> None:
+        self._woken = True
+        if self._future is not None:
+            _resolve(self._future, True)
 
     async def wait(self, timeout_s: float) -> bool:
         """Whether something relevant happened (since registration or the last wait)."""
-        if not self.event.is_set():
+        if not self._woken:
+            loop = asyncio.get_running_loop()
+            future = self._future = loop.create_future()
+            timer = loop.call_later(timeout_s, _resolve, future, False)
             try:
-                async with asyncio.timeout(timeout_s):
-                    await self.event.wait()
-            except TimeoutError:
-                return False
-        self.event.clear()
+                if not await future:
+                    return False
+            finally:
+                timer.cancel()
+                self._future = None
+        self._woken = False
         return True
+
+
+def _resolve(future: asyncio.Future[bool], woken: bool) -> None:
+    if not future.done():
+        future.set_result(woken)
 
 
 class LocalNotifier:
@@ -126,14 +145,14 @@ class LocalNotifier:
             self._wake_user(user_id)
         for room_id in rooms:
             for waiter in self._by_room.get(room_id, ()):
-                waiter.event.set()
+                waiter.wake()
 
     def changes(self, stream: Stream) -> ChangeIndex:
         return self._changes[stream]
 
     def _wake_user(self, user_id: str) -> None:
         for waiter in self._by_user.get(user_id, ()):
-            waiter.event.set()
+            waiter.wake()
 
     def _presence_wakes(self, users: tuple[str, ...], rooms: tuple[str, ...]) -> list[str]:
         """Whom a presence change wakes: its users, and those waiting in its rooms unless

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from homeserver.rules.events import (
     finalise_event,
     make_event,
     new_local_event_json,
+    stored_event,
     validate_event,
 )
 from homeserver.rules.signing import check_content_hash
@@ -45,6 +47,41 @@ def test_built_events_round_trip(version: str) -> None:
         assert make_event(room.version, {**message.data, "event_id": "$x"}).event_id == (
             message.event_id
         )
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+def test_stored_events_keep_the_id_they_were_stored_under(version: str) -> None:
+    room = Room(version).public()
+    message = room.send("m.room.message", ALICE, {"body": "hi"})
+    loaded = stored_event(room.version, message.to_json(), message.event_id)
+    assert loaded == message and loaded.data == message.data
+    if version not in ("1", "2"):
+        # The ID is the stored one (no rehash) and never a field of the PDU.
+        assert stored_event(room.version, message.data, "$stored").event_id == "$stored"
+        assert (
+            "event_id"
+            not in stored_event(room.version, {**message.data, "event_id": "$x"}, "$y").data
+        )
+
+
+def test_events_from_separate_json_share_their_keys_and_short_values() -> None:
+    room = Room("10").public()
+    first, second = (
+        make_event(
+            room.version,
+            json.loads(room.send("m.room.message", ALICE, {"body": b}).canonical_json()),
+        )
+        for b in ("one", "two")
+    )
+    key_of = {k: k for k in first.data}
+    assert all(key_of[k] is k for k in second.data if k in key_of)
+    assert first.data["sender"] is second.data["sender"]
+    assert first.data["room_id"] is second.data["room_id"]
+    long_body = "x" * 500
+    assert (
+        make_event(room.version, {**first.data, "content": {"body": long_body}}).content["body"]
+        == long_body
+    )
 
 
 def test_accessors() -> None:

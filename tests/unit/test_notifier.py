@@ -37,6 +37,26 @@ async def test_a_change_before_waiting_is_not_lost() -> None:
         assert await listener.wait(0.01) is False
 
 
+async def test_a_wake_after_a_timed_out_wait_is_kept_for_the_next() -> None:
+    notifier = LocalNotifier(StreamToken())
+    with notifier.listen("@a:x", ["!r:x"]) as listener:
+        assert await listener.wait(0.01) is False
+        notifier.notify(Stream.EVENTS, 1, rooms=["!r:x"])
+        assert await listener.wait(5) is True
+
+
+async def test_a_cancelled_wait_leaves_the_listener_usable() -> None:
+    notifier = LocalNotifier(StreamToken())
+    with notifier.listen("@a:x", []) as listener:
+        waiting = asyncio.create_task(listener.wait(5))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        notifier.notify(Stream.TO_DEVICE, 1, users=["@a:x"])
+        assert await listener.wait(5) is True
+    assert notifier.waiting == 0
+
+
 def test_token_round_trip_and_old_formats() -> None:
     token = StreamToken(events=5, typing=2, push_rules=9)
     assert StreamToken.parse(token.serialize()) == token
