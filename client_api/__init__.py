@@ -16,6 +16,7 @@ from client_api.routes import (
     membership,
     presence,
     profile,
+    pushers,
     registration,
     room_reads,
     rooms,
@@ -44,6 +45,7 @@ ROUTE_MODULES = (
     sync_websocket,
     ephemeral,
     presence,
+    pushers,
 )
 
 

@@ -39,6 +39,7 @@ from homeserver.services.periodic import PeriodicTask
 from homeserver.services.presence import PresenceService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.public_rooms import PublicRoomsService
+from homeserver.services.pushers import PusherService
 from homeserver.services.ratelimit import Bucket, RateLimiter
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.recent_room_events import RecentRoomEvents
@@ -255,6 +256,7 @@ async def build_services(
         ),
         account=AccountService(stores, hasher, uia, devices, registration),
         profiles=profiles,
+        pushers=PusherService(stores, clock),
         filters=FilterService(stores),
         account_data=account_data,
         to_device=to_device,

@@ -23,6 +23,7 @@ from homeserver.services.membership import MembershipService
 from homeserver.services.presence import PresenceService
 from homeserver.services.profiles import ProfileService
 from homeserver.services.public_rooms import PublicRoomsService
+from homeserver.services.pushers import PusherService
 from homeserver.services.ratelimit import RateLimiter
 from homeserver.services.receipts import ReceiptService
 from homeserver.services.registration import RegistrationService
@@ -51,6 +52,7 @@ class Services:
     account: AccountService
     capabilities: CapabilitiesService
     profiles: ProfileService
+    pushers: PusherService
     filters: FilterService
     account_data: AccountDataService
     to_device: ToDeviceService

@@ -12,6 +12,7 @@ from storage.stores.events import EventStore
 from storage.stores.filters import FilterStore
 from storage.stores.presence import PresenceStore
 from storage.stores.profiles import ProfileStore
+from storage.stores.pushers import PusherStore
 from storage.stores.receipts import ReceiptStore
 from storage.stores.reports import ReportStore
 from storage.stores.rooms import RoomStore
@@ -30,6 +31,7 @@ class Stores:
     tokens: TokenStore
     uia: UiaStore
     profiles: ProfileStore
+    pushers: PusherStore
     filters: FilterStore
     account_data: AccountDataStore
     to_device: ToDeviceStore
@@ -50,6 +52,7 @@ class Stores:
             tokens=TokenStore(db),
             uia=UiaStore(db),
             profiles=ProfileStore(db),
+            pushers=PusherStore(db),
             filters=FilterStore(db),
             account_data=AccountDataStore(db),
             to_device=ToDeviceStore(db),
