@@ -53,6 +53,7 @@ class PresenceService:
         memberships: UserMemberships,
         server_name: str,
         enabled: bool,
+        include_offline_on_initial_sync: bool = False,
     ) -> None:
         self.stores = stores
         self.clock = clock
@@ -61,6 +62,7 @@ class PresenceService:
         self.memberships = memberships
         self.server_name = server_name
         self.enabled = enabled
+        self.include_offline_on_initial_sync = include_offline_on_initial_sync
         self._recent = PresenceChanges(writer.current)
         # Whether each user switched sharing off, as of an account data position.
         self._privacy: LruCache[str, tuple[int, bool]] = LruCache(_PRIVACY_CACHE_USERS)
@@ -225,8 +227,16 @@ class PresenceService:
                 recent = await self.stores.presence.changed_for(user_id, since, upto)
             rows = recent
         else:
+            # As in Synapse, an initial sync leaves out who is offline unless configured
+            # otherwise: in large rooms that is most members, and clients take a user
+            # without presence for offline anyway.
             sharing = await self.stores.presence.users_sharing_rooms(user_id)
-            rows = await self.stores.presence.changed(sharing or [user_id], since, upto)
+            rows = await self.stores.presence.changed(
+                sharing or [user_id],
+                since,
+                upto,
+                include_offline=self.include_offline_on_initial_sync,
+            )
         extra = set(whatever_changed) - {row.user_id for row in rows}
         if extra:
             rows += await self.stores.presence.changed(sorted(extra), 0, upto)
