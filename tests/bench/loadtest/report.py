@@ -15,6 +15,11 @@ def rows(result: dict[str, Any]) -> list[tuple[str, float | None, str]]:
         ("createRoom p50", probes["create_room"]["p50"], "ms"),
         ("initial sync, 50 rooms p50", probes["initial_sync_50_rooms"]["p50"], "ms"),
         ("initial sync, 50 rooms first", probes["initial_sync_50_rooms"]["first_ms"], "ms"),
+        (
+            "initial sync, 50 rooms, distinct p50",
+            probes.get("initial_sync_50_rooms_distinct", {}).get("p50"),
+            "ms",
+        ),
         ("join 1,000-member room p50", probes["join_big_room"]["p50"], "ms"),
         ("/messages page of 50 p50", probes["messages_page_50"]["p50"], "ms"),
         ("long-polls open after", result.get("long_polls_open_seconds"), "s"),
