@@ -52,12 +52,16 @@ class EventLoader:
         wanted = list(event_ids)
         if not wanted:
             return {}
-        stored = await self.stores.events.get_events(wanted)
+        # Cached events are held here and read back without their JSON: only what can
+        # change about them (redaction, rejection) is read again.
+        held = {i: event for i in wanted if (event := self._events.get(i)) is not None}
+        stored = await self.stores.events.get_events(wanted, without_json=held)
         result = {}
         for event_id, row in stored.items():
             version = await self.room_version(row.room_id)
             if version is not None:
-                result[event_id] = self.wrap([row], version)[0]
+                event = held.get(event_id) or self._event(row, version)
+                result[event_id] = _loaded(row, event)
         return result
 
     async def load(self, event_id: str) -> LoadedEvent:
@@ -82,14 +86,15 @@ class EventLoader:
         return found
 
     def wrap(self, rows: Iterable[StoredEvent], version: RoomVersion) -> list[LoadedEvent]:
-        return [
-            LoadedEvent(
-                self._event(row, version),
-                row.stream_ordering,
-                row.depth,
-                row.redacted_by,
-                row.rejected_reason is not None,
-                row.state_group,
-            )
-            for row in rows
-        ]
+        return [_loaded(row, self._event(row, version)) for row in rows]
+
+
+def _loaded(row: StoredEvent, event: Event) -> LoadedEvent:
+    return LoadedEvent(
+        event,
+        row.stream_ordering,
+        row.depth,
+        row.redacted_by,
+        row.rejected_reason is not None,
+        row.state_group,
+    )

@@ -80,6 +80,12 @@ _STORED_COLUMNS = """e.event_id, e.room_id, e.type, e.stream_ordering, e.depth, 
     e.rejected_reason, e.outlier, e.state_group"""
 
 
+# The same columns, with the JSON left out ('') for the events named by $2.
+_STORED_COLUMNS_UNLESS_HELD = _STORED_COLUMNS.replace(
+    "e.json", "CASE WHEN e.event_id = ANY($2::text[]) THEN '' ELSE e.json END AS json"
+)
+
+
 def _stored(row: asyncpg.Record) -> StoredEvent:
     return StoredEvent(**dict(row))
 
@@ -213,12 +219,20 @@ class EventStore:
         )
 
     async def get_events(
-        self, event_ids: Iterable[str], conn: Connection | None = None
+        self,
+        event_ids: Iterable[str],
+        conn: Connection | None = None,
+        *,
+        without_json: Iterable[str] = (),
     ) -> dict[str, StoredEvent]:
+        """The rows of these events; those in `without_json` (events the caller holds
+        already) come with an empty `json`, so that only what can change is read again."""
         rows = await self.db.fetch(
             "get_events",
-            f"SELECT {_STORED_COLUMNS} FROM events e WHERE e.event_id = ANY($1::text[])",
+            f"""SELECT {_STORED_COLUMNS_UNLESS_HELD}
+                FROM events e WHERE e.event_id = ANY($1::text[])""",
             list(event_ids),
+            list(without_json),
             conn=conn,
         )
         return {row["event_id"]: _stored(row) for row in rows}
