@@ -329,6 +329,16 @@ class RoomSections:
                 }
             else:
                 from_snapshots.append((room_id, boundary - 1, since_events))
+        room_filter = request.filter.room
+        if room_filter.state.lazy_load_members or room_filter.timeline.lazy_load_members:
+            # A room new to the client gets the member events of its timeline's senders
+            # only (see _lazy_members), so only those are read from its snapshot.
+            fresh = [wanted for wanted in from_snapshots if wanted[2] is None]
+            from_snapshots = [wanted for wanted in from_snapshots if wanted[2] is not None]
+            senders = {request.requester.user_id}
+            senders.update(i.event.sender for room_id, _, _ in fresh for i in timelines[room_id][0])
+            if fresh:
+                result.update(await self._states_from_snapshots(fresh, senders))
         if from_snapshots:
             result.update(await self._states_from_snapshots(from_snapshots))
         return result
@@ -398,14 +408,16 @@ class RoomSections:
         return found
 
     async def _states_from_snapshots(
-        self, wanted: list[tuple[str, int, int | None]]
+        self, wanted: list[tuple[str, int, int | None]], members: set[str] | None = None
     ) -> dict[str, dict[StateKey, str]]:
         """For each (room, position, since): the room's state at the position, minus its
-        state at `since` when that is given."""
+        state at `since` when that is given; with `members`, only their member events."""
         positions = [(room_id, position) for room_id, position, _ in wanted]
         positions += [(room_id, since) for room_id, _, since in wanted if since is not None]
         groups = await self.stores.events.state_groups_at(positions)
-        states = await self.stores.state.get_states(g for g in groups if g is not None)
+        states = await self.stores.state.get_states(
+            (g for g in groups if g is not None), members=members
+        )
         at_since = iter(groups[len(wanted) :])
         result: dict[str, dict[StateKey, str]] = {}
         for (room_id, _, since), group in zip(wanted, groups[: len(wanted)], strict=True):

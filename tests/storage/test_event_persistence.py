@@ -199,3 +199,28 @@ async def test_state_of_many_snapshots_at_once(stores: Stores) -> None:
     assert states[create.state_group] == {("m.room.create", ""): "$1"}
     only_topic = await stores.state.get_states([topic.state_group], [("m.room.topic", "")])
     assert only_topic == {topic.state_group: {("m.room.topic", ""): "$2"}}
+
+
+async def test_snapshots_with_only_some_members(stores: Stores) -> None:
+    persister = EventPersister(stores, StreamWriter(Stream.EVENTS, 0, LocalNotifier(StreamToken())))
+    chain = Chain(stores, persister)
+    await stores.users.create(ALICE, None, 0)
+    await chain.add("m.room.create", "")
+    for n in range(12):
+        await chain.add("m.room.member", f"@u{n}:test.local", membership="join")
+    last = await chain.add("m.room.topic", "", topic="a")
+    group = last.state_group
+    wanted = ["@u3:test.local", "@u11:test.local", "@nobody:test.local"]
+    lazy = (await stores.state.get_states([group], members=wanted))[group]
+    assert set(lazy) == {
+        ("m.room.create", ""),
+        ("m.room.topic", ""),
+        ("m.room.member", "@u3:test.local"),
+        ("m.room.member", "@u11:test.local"),
+    }
+    both = await stores.state.get_states(
+        [group], [("m.room.topic", ""), ("m.room.member", "@u5:test.local")], members=wanted
+    )
+    assert set(both[group]) == {("m.room.topic", "")}
+    full = await stores.state.get_state(group)
+    assert len(full) == 14 and all(full[k] == v for k, v in lazy.items())
