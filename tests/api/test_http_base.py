@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import asyncpg
 
 from homeserver.app import Homeserver
@@ -141,7 +143,8 @@ async def test_health_reports_an_unreachable_database(
     assert (await client.request("GET", "/health")).status == 200
     admin = await asyncpg.connect(admin_dsn)
     try:
-        name = database_url.rsplit("/", 1)[1]
+        # The embedded Postgres's URL names its socket directory in the query string.
+        name = urlsplit(database_url).path.lstrip("/")
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
