@@ -126,8 +126,12 @@ class PresenceService:
     async def note_activity(self, user_id: str, set_presence: str | None) -> None:
         """A sync: the client is connected. It brings an offline user online, or sets the
         state the client asked for; staying in the same state is not news, so a syncing
-        user does not wake everyone who shares a room with them over and over."""
-        if not self.enabled:
+        user does not wake everyone who shares a room with them over and over.
+
+        With set_presence=offline the sync leaves presence alone (spec: the client "is not
+        marked as being online"), as in Synapse: it neither sets the user offline nor
+        counts as a connected client."""
+        if not self.enabled or set_presence == OFFLINE:
             return
         now = self.clock.time_ms()
         self._last_seen[user_id] = now

@@ -39,15 +39,23 @@ async def test_presence_set_get_and_sync(client: Client) -> None:
     assert unknown.status == 404
 
 
-async def test_sync_sets_online(client: Client) -> None:
+async def test_sync_sets_online_unless_asked_not_to(client: Client) -> None:
     alice = await User.register(client, "alice")
+
+    async def presence() -> str:
+        reply = await alice.call("GET", f"/presence/{alice.user_id}/status")
+        return str(reply.body["presence"]) if reply.status == 200 else "offline"
+
+    # set_presence=offline: the client is not marked online, and nothing else changes.
+    await alice.call("GET", "/sync", params={"set_presence": "offline"})
+    assert await presence() == "offline"
     await alice.call("GET", "/sync")
     own = await alice.call("GET", f"/presence/{alice.user_id}/status")
     assert own.body["presence"] == "online" and own.body["currently_active"] is True
     await alice.call("GET", "/sync", params={"set_presence": "offline"})
-    assert (await alice.call("GET", f"/presence/{alice.user_id}/status")).body[
-        "presence"
-    ] == "offline"
+    assert await presence() == "online"
+    await alice.call("GET", "/sync", params={"set_presence": "unavailable"})
+    assert await presence() == "unavailable"
 
 
 async def test_initial_sync_leaves_out_offline_users_unless_configured(
