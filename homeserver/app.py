@@ -199,7 +199,6 @@ async def build_services(
         memberships,
         config.server_name,
         config.presence.enabled,
-        config.presence.include_offline_users_on_sync,
     )
     return Services(
         server_name=config.server_name,

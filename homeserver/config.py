@@ -171,18 +171,12 @@ class PresenceConfig(Section):
         " syncs.",
     )
 
-    include_offline_users_on_sync: bool = Field(
-        False,
-        description="Whether an initial sync includes the presence of offline users (as"
-        " Synapse's option of that name); by default it carries only those online or idle.",
-    )
-
 
 class CachesConfig(Section):
     event_cache_entries: int = Field(
         10_000,
         ge=0,
-        description="Parsed events kept in memory (about 2.2 KB each): recent messages and the"
+        description="Parsed events kept in memory (about 3.5 KB each): recent messages and the"
         " state events every sync and send reads.",
     )
 

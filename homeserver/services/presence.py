@@ -53,7 +53,6 @@ class PresenceService:
         memberships: UserMemberships,
         server_name: str,
         enabled: bool,
-        include_offline_on_initial_sync: bool = False,
     ) -> None:
         self.stores = stores
         self.clock = clock
@@ -62,7 +61,6 @@ class PresenceService:
         self.memberships = memberships
         self.server_name = server_name
         self.enabled = enabled
-        self.include_offline_on_initial_sync = include_offline_on_initial_sync
         self._recent = PresenceChanges(writer.current)
         # Whether each user switched sharing off, as of an account data position.
         self._privacy: LruCache[str, tuple[int, bool]] = LruCache(_PRIVACY_CACHE_USERS)
@@ -126,12 +124,8 @@ class PresenceService:
     async def note_activity(self, user_id: str, set_presence: str | None) -> None:
         """A sync: the client is connected. It brings an offline user online, or sets the
         state the client asked for; staying in the same state is not news, so a syncing
-        user does not wake everyone who shares a room with them over and over.
-
-        With set_presence=offline the sync leaves presence alone (spec: the client "is not
-        marked as being online"), as in Synapse: it neither sets the user offline nor
-        counts as a connected client."""
-        if not self.enabled or set_presence == OFFLINE:
+        user does not wake everyone who shares a room with them over and over."""
+        if not self.enabled:
             return
         now = self.clock.time_ms()
         self._last_seen[user_id] = now
@@ -231,16 +225,8 @@ class PresenceService:
                 recent = await self.stores.presence.changed_for(user_id, since, upto)
             rows = recent
         else:
-            # As in Synapse, an initial sync leaves out who is offline unless configured
-            # otherwise: in large rooms that is most members, and clients take a user
-            # without presence for offline anyway.
             sharing = await self.stores.presence.users_sharing_rooms(user_id)
-            rows = await self.stores.presence.changed(
-                sharing or [user_id],
-                since,
-                upto,
-                include_offline=self.include_offline_on_initial_sync,
-            )
+            rows = await self.stores.presence.changed(sharing or [user_id], since, upto)
         extra = set(whatever_changed) - {row.user_id for row in rows}
         if extra:
             rows += await self.stores.presence.changed(sorted(extra), 0, upto)

@@ -64,19 +64,15 @@ class PresenceStore:
         )
         return [row["user_id"] for row in rows]
 
-    async def changed(
-        self, user_ids: list[str], since: int, upto: int, *, include_offline: bool = True
-    ) -> list[PresenceRow]:
+    async def changed(self, user_ids: list[str], since: int, upto: int) -> list[PresenceRow]:
         rows = await self.db.fetch(
             "presence_changed",
             """SELECT user_id, state, status_msg, last_active_ts, currently_active
                FROM presence
-               WHERE user_id = ANY($1::text[]) AND stream_id > $2 AND stream_id <= $3
-                 AND ($4 OR state <> 'offline')""",
+               WHERE user_id = ANY($1::text[]) AND stream_id > $2 AND stream_id <= $3""",
             user_ids,
             since,
             upto,
-            include_offline,
         )
         return [PresenceRow(**dict(row)) for row in rows]
 

@@ -39,59 +39,15 @@ async def test_presence_set_get_and_sync(client: Client) -> None:
     assert unknown.status == 404
 
 
-async def test_sync_sets_online_unless_asked_not_to(client: Client) -> None:
+async def test_sync_sets_online(client: Client) -> None:
     alice = await User.register(client, "alice")
-
-    async def presence() -> str:
-        reply = await alice.call("GET", f"/presence/{alice.user_id}/status")
-        return str(reply.body["presence"]) if reply.status == 200 else "offline"
-
-    # set_presence=offline: the client is not marked online, and nothing else changes.
-    await alice.call("GET", "/sync", params={"set_presence": "offline"})
-    assert await presence() == "offline"
     await alice.call("GET", "/sync")
     own = await alice.call("GET", f"/presence/{alice.user_id}/status")
     assert own.body["presence"] == "online" and own.body["currently_active"] is True
     await alice.call("GET", "/sync", params={"set_presence": "offline"})
-    assert await presence() == "online"
-    await alice.call("GET", "/sync", params={"set_presence": "unavailable"})
-    assert await presence() == "unavailable"
-
-
-async def test_initial_sync_leaves_out_offline_users_unless_configured(
-    client: Client, database_url: str, tmp_path: Path
-) -> None:
-    (alice, bob, carol), _room_id = await users_in_public_room(client, "alice", "bob", "carol")
-    await alice.call("PUT", f"/presence/{alice.user_id}/status", {"presence": "online"})
-    await carol.call("PUT", f"/presence/{carol.user_id}/status", {"presence": "online"})
-    token = (await bob.call("GET", "/sync", params={"set_presence": "offline"})).body["next_batch"]
-    await carol.call("PUT", f"/presence/{carol.user_id}/status", {"presence": "offline"})
-
-    def states(body: dict[str, object]) -> dict[str, str]:
-        events = body["presence"]["events"]  # type: ignore[index]
-        return {e["sender"]: e["content"]["presence"] for e in events}
-
-    initial = states((await bob.call("GET", "/sync", params={"set_presence": "offline"})).body)
-    assert initial.get(alice.user_id) == "online" and carol.user_id not in initial
-    # An incremental sync still says who went offline.
-    later = await bob.call("GET", "/sync", params={"since": token, "set_presence": "offline"})
-    assert states(later.body).get(carol.user_id) == "offline"
-
-    server = await start_server(
-        make_config(database_url, tmp_path, presence={"include_offline_users_on_sync": True})
-    )
-    try:
-        async with aiohttp.ClientSession() as session:
-            other = Client(session, f"http://127.0.0.1:{server.port}")
-            reply = await other.request(
-                "GET",
-                "/_matrix/client/v3/sync",
-                token=bob.token,
-                params={"set_presence": "offline"},
-            )
-            assert states(reply.body).get(carol.user_id) == "offline"
-    finally:
-        await server.stop()
+    assert (await alice.call("GET", f"/presence/{alice.user_id}/status")).body[
+        "presence"
+    ] == "offline"
 
 
 async def test_privacy_switch_hides_presence(client: Client) -> None:
