@@ -11,6 +11,8 @@ import asyncpg
 import structlog
 from prometheus_client import Gauge, Histogram
 
+from homeserver.types.errors import BadRequest, Codes
+
 log = structlog.get_logger(__name__)
 
 QUERY_SECONDS = Histogram(
@@ -28,6 +30,10 @@ POOL_SIZE = Gauge("homeserver_db_pool_size", "Open database connections")
 POOL_IDLE = Gauge("homeserver_db_pool_idle", "Idle database connections")
 
 SLOW_QUERY_SECONDS = 1.0
+_UNSTORABLE_TEXT = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+)
 
 
 class Connection:
@@ -41,6 +47,10 @@ class Connection:
         started = time.perf_counter()
         try:
             return await getattr(self.raw, method)(sql, *args)
+        except _UNSTORABLE_TEXT:
+            # Postgres stores no NUL in text and no \u0000 in jsonb: a client's string that
+            # holds one is bad input wherever it is stored, not a server error.
+            raise BadRequest("Strings may not contain NUL characters", Codes.BAD_JSON) from None
         finally:
             elapsed = time.perf_counter() - started
             QUERY_SECONDS.labels(name).observe(elapsed)

@@ -8,6 +8,7 @@ import asyncpg
 
 from homeserver.app import Homeserver
 from tests.api.harness import Client
+from tests.api.rooms_helpers import User
 
 
 async def test_versions(client: Client) -> None:
@@ -63,6 +64,43 @@ async def test_deeply_nested_json_is_not_a_500(client: Client) -> None:
         "POST", "/_matrix/client/v3/login", raw=b"[" * 100_000 + b"]" * 100_000
     )
     assert response.status == 400
+
+
+async def test_nul_characters_anywhere_stored_are_m_bad_json(client: Client) -> None:
+    """Postgres stores no NUL in text and no \\u0000 in jsonb, whichever table it is."""
+    user = User(client, await client.register("alice"))
+    room = await user.create_room()
+    pusher = {
+        "kind": "http",
+        "app_id": "org.example\u0000",
+        "pushkey": "k",
+        "app_display_name": "x",
+        "device_display_name": "d",
+        "lang": "en",
+        "data": {"url": "https://p.example/_matrix/push/v1/notify"},
+    }
+    for method, path, body in (
+        ("PUT", f"/profile/{user.user_id}/displayname", {"displayname": "a\u0000"}),
+        ("PUT", f"/user/{user.user_id}/account_data/org.example", {"a": "\u0000"}),
+        ("PUT", f"/rooms/{room}/state/org.example/a%00b", {}),
+        ("POST", "/pushers/set", pusher),
+        (
+            "POST",
+            "/pushers/set",
+            {**pusher, "app_id": "a", "data": {**pusher["data"], "x": "\u0000"}},
+        ),
+    ):
+        reply = await user.call(method, path, body)
+        assert (reply.status, reply.errcode) == (400, "M_BAD_JSON"), (path, reply.body)
+    # A message stores its JSON as text, escapes and all: that one is accepted.
+    sent = await user.call(
+        "PUT", f"/rooms/{room}/send/m.room.message/1", {"msgtype": "m.text", "body": "\u0000"}
+    )
+    assert sent.status == 200
+    # The refused state event held back no stream position: the message reaches a sync.
+    synced = await user.call("GET", "/sync")
+    timeline = synced.body["rooms"]["join"][room]["timeline"]["events"]
+    assert timeline[-1]["event_id"] == sent.body["event_id"]
 
 
 async def test_oversized_body_is_m_too_large(client: Client, server: Homeserver) -> None:
