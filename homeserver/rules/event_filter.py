@@ -108,6 +108,11 @@ class RoomFilter:
     ephemeral: EventFilter = field(default_factory=EventFilter)
     account_data: EventFilter = field(default_factory=EventFilter)
 
+    @property
+    def lazy_load_members(self) -> bool:
+        """Sync loads members lazily when either the state or the timeline filter asks."""
+        return self.state.lazy_load_members or self.timeline.lazy_load_members
+
     def allows_room(self, room_id: str) -> bool:
         if room_id in self.not_rooms:
             return False

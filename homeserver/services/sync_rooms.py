@@ -183,7 +183,7 @@ class RoomSections:
         # Member events in a gap's state changed the membership; those that lazy loading
         # adds below are current members the device had not been sent yet.
         members_changed = {r for r, ids in state_ids.items() if any(k[0] == MEMBER for k in ids)}
-        if room_filter.state.lazy_load_members or room_filter.timeline.lazy_load_members:
+        if room_filter.lazy_load_members:
             state_ids = await self._lazy_members(request, room_since, timelines, state_ids)
         loaded_state = await self.loader.load_many(
             event_id for ids in state_ids.values() for event_id in ids.values()
@@ -329,8 +329,7 @@ class RoomSections:
                 }
             else:
                 from_snapshots.append((room_id, boundary - 1, since_events))
-        room_filter = request.filter.room
-        if room_filter.state.lazy_load_members or room_filter.timeline.lazy_load_members:
+        if request.filter.room.lazy_load_members:
             # A room new to the client gets the member events of its timeline's senders
             # only (see _lazy_members), so only those are read from its snapshot.
             fresh = [wanted for wanted in from_snapshots if wanted[2] is None]

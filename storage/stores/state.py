@@ -93,9 +93,9 @@ class StateStore:
         result: dict[int, dict[StateKey, str]] = {g: {} for g in wanted_groups}
         if not wanted_groups:
             return result
-        # One statement per combination of filters: a prepared statement's generic plan
-        # that has to allow for every one of them chose far worse plans (seconds on a
-        # large initial sync) than each does alone.
+        # One statement per combination of filters, each with only the conditions it
+        # needs, rather than one with "$n IS NULL OR ..." for all of them: every variant
+        # gets a plan of its own once asyncpg's prepared statement goes generic.
         args: list[object] = [wanted_groups]
         conditions = []
         if types is not None:
