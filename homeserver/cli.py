@@ -112,7 +112,7 @@ async def _migrate(config: HomeserverConfig) -> None:
 
 async def _register_user(config: HomeserverConfig, name: str, password: str, admin: bool) -> str:
     from homeserver.app import build_services, open_database
-    from homeserver.services.clock import Clock
+    from homeserver.services.common.clock import Clock
     from homeserver.signing_key import load_or_create_signing_key
     from storage.stores import Stores
 

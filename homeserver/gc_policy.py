@@ -16,7 +16,7 @@ import time
 
 import structlog
 
-from homeserver.services.periodic import PeriodicTask
+from homeserver.services.common.periodic import PeriodicTask
 
 log = structlog.get_logger(__name__)
 

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from homeserver.http.json_body import RequestBody
 from homeserver.http.routing import Auth, RequestContext, RouteTable
-from homeserver.services.room_creation import CreateRoomRequest
+from homeserver.services.rooms.room_creation import CreateRoomRequest
 
 routes = RouteTable()
 ROOM = "/rooms/{room_id}"

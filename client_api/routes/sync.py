@@ -8,7 +8,7 @@ from client_api.filter_models import inline_filter
 from homeserver.http.query import query_bool, query_int, query_str
 from homeserver.http.routing import Auth, RequestContext, RouteTable
 from homeserver.rules.event_filter import Filter
-from homeserver.services.sync_request import SyncRequest
+from homeserver.services.sync.sync_request import SyncRequest
 from homeserver.types.errors import BadRequest, Codes
 from homeserver.types.stream_token import InvalidToken, StreamToken
 

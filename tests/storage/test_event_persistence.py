@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from homeserver.services.event_persistence import EventPersister, TxnKey
-from homeserver.services.recent_room_events import RecentRoomEvents
+from homeserver.services.rooms.event_persistence import EventPersister, TxnKey
+from homeserver.services.rooms.recent_room_events import RecentRoomEvents
 from homeserver.streams.notifier import LocalNotifier
 from homeserver.streams.writer import StreamWriter
 from homeserver.types.stream_token import Stream, StreamToken

@@ -3,13 +3,13 @@ syncing alone neither makes news nor refreshes the active time."""
 
 from __future__ import annotations
 
-from homeserver.services.clock import Clock
-from homeserver.services.presence import (
+from homeserver.services.common.clock import Clock
+from homeserver.services.rooms.user_memberships import UserMemberships
+from homeserver.services.sync.presence import (
     IDLE_AFTER_MS,
     OFFLINE_AFTER_MS,
     PresenceService,
 )
-from homeserver.services.user_memberships import UserMemberships
 from homeserver.streams.notifier import LocalNotifier
 from homeserver.streams.writer import StreamWriter
 from homeserver.types.requester import Requester

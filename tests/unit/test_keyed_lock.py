@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from homeserver.services.keyed_lock import KeyedLock
+from homeserver.services.common.keyed_lock import KeyedLock
 
 
 async def test_same_key_serialises_and_locks_are_dropped() -> None:

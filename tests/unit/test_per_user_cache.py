@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from homeserver.rules.ignored_users import ignored_user_ids
-from homeserver.services.per_user_cache import PerUserCache
+from homeserver.services.common.per_user_cache import PerUserCache
 from homeserver.streams.notifier import LocalNotifier
 from homeserver.types.stream_token import Stream, StreamToken
 

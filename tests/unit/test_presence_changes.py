@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from homeserver.services.presence_changes import PresenceChanges
+from homeserver.services.sync.presence_changes import PresenceChanges
 from storage.stores.presence import PresenceRow
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from homeserver.services.clock import Clock
-from homeserver.services.ratelimit import Bucket, RateLimiter
+from homeserver.services.common.clock import Clock
+from homeserver.services.common.ratelimit import Bucket, RateLimiter
 from homeserver.types.errors import LimitExceeded
 
 
