@@ -14,8 +14,10 @@ from client_api.routes import (
     filters,
     login,
     membership,
+    notifications,
     presence,
     profile,
+    push_rules,
     pushers,
     registration,
     room_reads,
@@ -46,6 +48,8 @@ ROUTE_MODULES = (
     ephemeral,
     presence,
     pushers,
+    push_rules,
+    notifications,
 )
 
 

@@ -15,6 +15,7 @@ from homeserver.embedded_postgres import EmbeddedPostgres
 from homeserver.http import observability
 from homeserver.http.middleware import matrix_middleware
 from homeserver.http.routing import SERVICES_KEY, TRUST_X_FORWARDED_KEY
+from homeserver.outbound import OutboundClient, OutboundSettings, parse_networks
 from homeserver.services.accounts.account import AccountService
 from homeserver.services.accounts.account_data import AccountDataService
 from homeserver.services.accounts.auth import AuthService
@@ -32,6 +33,10 @@ from homeserver.services.common.health import HealthService
 from homeserver.services.common.periodic import PeriodicTask
 from homeserver.services.common.ratelimit import Bucket, RateLimiter
 from homeserver.services.container import Services
+from homeserver.services.push.notifications import NotificationService
+from homeserver.services.push.push_delivery import DeliverySettings, PushDelivery
+from homeserver.services.push.push_evaluator import PushEvaluator
+from homeserver.services.push.push_rules import PUSH_RULES, PushRuleService
 from homeserver.services.push.pushers import PusherService
 from homeserver.services.rooms.aliases import AliasService
 from homeserver.services.rooms.directory import DirectoryService
@@ -102,12 +107,43 @@ async def current_stream_token(stores: Stores) -> StreamToken:
         to_device=await stores.to_device.max_position(),
         receipts=await stores.receipts.max_position(),
         presence=await stores.presence.max_position(),
+        push_rules=await stores.push_rules.max_position(),
+    )
+
+
+def outbound_settings(config: HomeserverConfig) -> OutboundSettings:
+    return OutboundSettings(
+        allowed_private_ranges=parse_networks(config.outbound.allowed_private_ranges),
+        request_timeout_s=config.outbound.request_timeout_ms / 1000,
+        connect_timeout_s=config.outbound.connect_timeout_ms / 1000,
+        extra_ca_certificates=str(config.resolve_path(extra_ca))
+        if (extra_ca := config.outbound.extra_ca_certificates_path)
+        else None,
+    )
+
+
+def delivery_settings(config: HomeserverConfig) -> DeliverySettings:
+    push = config.push
+    return DeliverySettings(
+        enabled=push.enabled,
+        include_content=push.include_content,
+        group_unread_count_by_room=push.group_unread_count_by_room,
+        max_concurrent=push.max_concurrent_deliveries,
+        retry_initial_s=push.retry_initial_backoff_ms / 1000,
+        retry_max_s=push.retry_max_backoff_ms / 1000,
     )
 
 
 async def build_services(
-    config: HomeserverConfig, stores: Stores, clock: Clock, signing_key: SigningKey
+    config: HomeserverConfig,
+    stores: Stores,
+    clock: Clock,
+    signing_key: SigningKey,
+    outbound: OutboundClient | None = None,
 ) -> Services:
+    # The client opens its connections on first use: one made here for a command that
+    # sends nothing needs no closing.
+    outbound = outbound or OutboundClient(outbound_settings(config))
     token = await current_stream_token(stores)
     notifier = LocalNotifier(
         token,
@@ -163,7 +199,8 @@ async def build_services(
         ),
     )
     loader = EventLoader(stores, config.caches.event_cache_entries)
-    persister = EventPersister(stores, StreamWriter(Stream.EVENTS, token.events, notifier))
+    events_writer = StreamWriter(Stream.EVENTS, token.events, notifier)
+    persister = EventPersister(stores, events_writer)
     creation = EventCreationService(
         stores, loader, persister, clock, config.server_name, signing_key
     )
@@ -172,23 +209,36 @@ async def build_services(
     membership = MembershipService(stores, creation, aliases, memberships, config.server_name)
     ignored = IgnoredUsers(stores, notifier)
     history = RoomHistoryService(stores, loader, clock, ignored)
+    push_rules = PushRuleService(
+        stores, StreamWriter(Stream.PUSH_RULES, token.push_rules, notifier)
+    )
+    push_evaluator = PushEvaluator(
+        stores, loader, push_rules, ignored, events_writer, notifier, config.server_name
+    )
+    notifications = NotificationService(stores, loader, history, push_evaluator)
     profiles = ProfileService(stores, config.server_name)
     profiles.on_change(membership.update_profile_in_rooms)
     account_data = AccountDataService(
         stores, StreamWriter(Stream.ACCOUNT_DATA, token.account_data, notifier)
     )
+    account_data.serve(PUSH_RULES, push_rules.get_all)
+    room_upgrade = RoomUpgradeService(stores, loader, creation, membership, aliases, account_data)
+    room_upgrade.on_upgrade(push_rules.copy_room_rules_for_users)
     to_device = ToDeviceService(
         stores,
         clock,
         StreamWriter(Stream.TO_DEVICE, token.to_device, notifier),
         config.server_name,
     )
+    push_delivery = PushDelivery(stores, loader, outbound, clock, delivery_settings(config))
+    push_evaluator.on_notified(push_delivery.on_new_actions)
     receipts = ReceiptService(
         stores,
         loader,
         clock,
         StreamWriter(Stream.RECEIPTS, token.receipts, notifier),
         account_data,
+        push_delivery,
     )
     typing = TypingService(stores, clock, StreamWriter(Stream.TYPING, 0, notifier))
     presence = PresenceService(
@@ -216,7 +266,12 @@ async def build_services(
             RecentRoomEvents(stores),
             notifier,
             clock,
+            notifications,
+            push_rules,
         ),
+        push_rules=push_rules,
+        push_evaluator=push_evaluator,
+        notifications=notifications,
         presence=presence,
         receipts=receipts,
         typing=typing,
@@ -233,9 +288,7 @@ async def build_services(
         event_stream=EventStreamService(stores, history, memberships, notifier, clock),
         directory=DirectoryService(stores, loader, aliases, history, creation),
         public_rooms=PublicRoomsService(stores, loader),
-        room_upgrade=RoomUpgradeService(
-            stores, loader, creation, membership, aliases, account_data
-        ),
+        room_upgrade=room_upgrade,
         discovery=Discovery.build(
             config.server_name, config.client_base_url, config.well_known.server_delegation
         ),
@@ -256,7 +309,8 @@ async def build_services(
         ),
         account=AccountService(stores, hasher, uia, devices, registration),
         profiles=profiles,
-        pushers=PusherService(stores, clock),
+        pushers=PusherService(stores, clock, outbound.address_filter),
+        push_delivery=push_delivery,
         filters=FilterService(stores),
         account_data=account_data,
         to_device=to_device,
@@ -287,6 +341,7 @@ class _Running:
     services: Services
     runner: web.AppRunner
     housekeeping: PeriodicTask
+    outbound: OutboundClient
 
 
 class Homeserver:
@@ -315,12 +370,14 @@ class Homeserver:
         )
         database, embedded = await open_database(self.config)
         stores = Stores.build(database)
-        services = await build_services(self.config, stores, self.clock, self.signing_key)
+        outbound = OutboundClient(outbound_settings(self.config))
+        services = await build_services(self.config, stores, self.clock, self.signing_key, outbound)
         runner = web.AppRunner(
             build_web_app(self.config, services),
             access_log=None,
             shutdown_timeout=self.config.http.shutdown_grace_period_ms / 1000,
         )
+        await services.push_evaluator.start()
         await runner.setup()
         site = web.TCPSite(
             runner,
@@ -343,7 +400,8 @@ class Homeserver:
             "housekeeping", _HOUSEKEEPING_INTERVAL_S, services.uia.expire_old_sessions
         )
         housekeeping.start()
-        self._running = _Running(database, embedded, services, runner, housekeeping)
+        services.push_delivery.start()
+        self._running = _Running(database, embedded, services, runner, housekeeping, outbound)
         log.info(
             "homeserver started",
             server_name=self.config.server_name,
@@ -371,6 +429,9 @@ class Homeserver:
         await running.housekeeping.stop()
         await running.services.devices.stop()
         await running.services.presence.stop()
+        await running.services.push_evaluator.stop()
+        await running.services.push_delivery.stop()
+        await running.outbound.close()
         await running.database.close()
         if running.embedded is not None:
             await running.embedded.stop()

@@ -6,6 +6,7 @@ start-up with a message naming the key path.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -181,6 +182,67 @@ class CachesConfig(Section):
     )
 
 
+class OutboundConfig(Section):
+    allowed_private_ranges: list[str] = Field(
+        default_factory=list,
+        description="CIDRs that outbound requests (push gateways, and later federation and"
+        " URL previews) may reach although they are private, loopback, link-local or"
+        " otherwise internal, e.g. ['10.1.0.0/16'] for a push gateway on the LAN. Everything"
+        " else in those ranges is refused.",
+    )
+    request_timeout_ms: int = Field(
+        20_000, gt=0, description="Total time an outbound request may take, answer included."
+    )
+    connect_timeout_ms: int = Field(
+        5_000, gt=0, description="Time to establish an outbound connection (TLS included)."
+    )
+    extra_ca_certificates_path: str | None = Field(
+        None,
+        description="A PEM file of CA certificates trusted for outbound HTTPS besides the"
+        " system's (a private CA of a push gateway; SyTest's). Relative to data_dir.",
+    )
+
+    @field_validator("allowed_private_ranges")
+    @classmethod
+    def _check_ranges(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.ip_network(value.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP network in CIDR notation") from None
+        return values
+
+
+class PushConfig(Section):
+    enabled: bool = Field(True, description="Send notifications to users' push gateways.")
+    include_content: bool = Field(
+        True,
+        description="Whether notifications carry the event's content. False keeps message"
+        " bodies away from push gateways and the push providers behind them (other details,"
+        " such as the sender and the room name, are still sent, as in Synapse).",
+    )
+    group_unread_count_by_room: bool = Field(
+        True,
+        description="The badge (counts.unread) is the number of rooms with unread"
+        " notifications (plus pending invites); false: the total of unread notifications.",
+    )
+    max_concurrent_deliveries: int = Field(
+        50, ge=1, description="Requests to push gateways in flight at once (across pushers)."
+    )
+    retry_initial_backoff_ms: int = Field(
+        1_000, gt=0, description="Wait before retrying a pusher whose gateway failed; doubles."
+    )
+    retry_max_backoff_ms: int = Field(
+        3_600_000, gt=0, description="The longest wait between retries of a failing pusher."
+    )
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> PushConfig:
+        if self.retry_max_backoff_ms < self.retry_initial_backoff_ms:
+            raise ValueError("retry_max_backoff_ms is below retry_initial_backoff_ms")
+        return self
+
+
 class LoggingConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = Field("json", description="json for production.")
@@ -214,6 +276,8 @@ class HomeserverConfig(Section):
     rooms: RoomsConfig = RoomsConfig()
     presence: PresenceConfig = PresenceConfig()
     caches: CachesConfig = CachesConfig()
+    outbound: OutboundConfig = OutboundConfig()
+    push: PushConfig = PushConfig()
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
     well_known: WellKnownConfig = WellKnownConfig()

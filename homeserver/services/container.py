@@ -17,6 +17,10 @@ from homeserver.services.accounts.uia import UiaService
 from homeserver.services.common.clock import Clock
 from homeserver.services.common.health import HealthService
 from homeserver.services.common.ratelimit import RateLimiter
+from homeserver.services.push.notifications import NotificationService
+from homeserver.services.push.push_delivery import PushDelivery
+from homeserver.services.push.push_evaluator import PushEvaluator
+from homeserver.services.push.push_rules import PushRuleService
 from homeserver.services.push.pushers import PusherService
 from homeserver.services.rooms.aliases import AliasService
 from homeserver.services.rooms.directory import DirectoryService
@@ -53,6 +57,10 @@ class Services:
     capabilities: CapabilitiesService
     profiles: ProfileService
     pushers: PusherService
+    push_delivery: PushDelivery
+    push_rules: PushRuleService
+    push_evaluator: PushEvaluator
+    notifications: NotificationService
     filters: FilterService
     account_data: AccountDataService
     to_device: ToDeviceService

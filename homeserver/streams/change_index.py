@@ -47,6 +47,18 @@ class ChangeIndex:
     def changed(self, entity: str, since: int) -> bool:
         return not self.knows(since) or self._last.get(entity, 0) > since
 
+    def changed_since(self, since: int) -> list[str] | None:
+        """Every entity changed after `since` (newest first), or None when the index cannot
+        tell: costs the number of changes, not the number of entities watched."""
+        if not self.knows(since):
+            return None
+        changed = []
+        for entity, position in reversed(self._last.items()):
+            if position <= since:
+                break
+            changed.append(entity)
+        return changed
+
     def changed_among(self, entities: Iterable[str], since: int) -> set[str] | None:
         """The entities changed after `since`, or None when the index cannot tell."""
         if not self.knows(since):

@@ -35,10 +35,16 @@ class StreamWriter:
         self._allocating = asyncio.Lock()
         self._reserved: deque[int] = deque()
         self._block = 1
+        self._subscribers: list[Callable[[int], None]] = []
 
     @property
     def current(self) -> int:
         return self._tracker.current
+
+    def subscribe(self, callback: Callable[[int], None]) -> None:
+        """Call `callback` with the new position each time the stream publishes (after the
+        notifier): for consumers that follow the stream in order, such as push evaluation."""
+        self._subscribers.append(callback)
 
     def begin(self, position: int) -> None:
         """Start a position the caller numbers itself (an in-memory stream); positions from
@@ -104,3 +110,5 @@ class StreamWriter:
             rooms |= change.rooms
             users |= change.users
         self.notifier.notify(self.stream, self._tracker.current, rooms=rooms, users=users)
+        for callback in self._subscribers:
+            callback(self._tracker.current)

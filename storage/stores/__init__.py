@@ -12,6 +12,8 @@ from storage.stores.events import EventStore
 from storage.stores.filters import FilterStore
 from storage.stores.presence import PresenceStore
 from storage.stores.profiles import ProfileStore
+from storage.stores.push_actions import PushActionStore
+from storage.stores.push_rules import PushRuleStore
 from storage.stores.pushers import PusherStore
 from storage.stores.receipts import ReceiptStore
 from storage.stores.reports import ReportStore
@@ -32,6 +34,8 @@ class Stores:
     uia: UiaStore
     profiles: ProfileStore
     pushers: PusherStore
+    push_rules: PushRuleStore
+    push_actions: PushActionStore
     filters: FilterStore
     account_data: AccountDataStore
     to_device: ToDeviceStore
@@ -53,6 +57,8 @@ class Stores:
             uia=UiaStore(db),
             profiles=ProfileStore(db),
             pushers=PusherStore(db),
+            push_rules=PushRuleStore(db),
+            push_actions=PushActionStore(db),
             filters=FilterStore(db),
             account_data=AccountDataStore(db),
             to_device=ToDeviceStore(db),

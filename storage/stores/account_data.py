@@ -55,6 +55,20 @@ class AccountDataStore:
             conn=conn,
         )
 
+    async def get_for_users(
+        self, user_ids: list[str], room_id: str, data_type: str
+    ) -> dict[str, dict[str, Any]]:
+        """`get` for many users in one query: the content of those who have it."""
+        rows = await self.db.fetch(
+            "get_account_data_for_users",
+            """SELECT user_id, content::text AS content FROM account_data
+               WHERE user_id = ANY($1::text[]) AND room_id = $2 AND type = $3""",
+            user_ids,
+            room_id,
+            data_type,
+        )
+        return {row["user_id"]: json.loads(row["content"]) for row in rows}
+
     async def get(
         self, user_id: str, room_id: str, data_type: str, conn: Connection | None = None
     ) -> dict[str, Any] | None:
@@ -68,20 +82,6 @@ class AccountDataStore:
             conn=conn,
         )
         return json.loads(raw) if raw is not None else None
-
-    async def get_for_users(
-        self, user_ids: list[str], room_id: str, data_type: str
-    ) -> dict[str, dict[str, Any]]:
-        """One type of account data for many users at once: those who have it."""
-        rows = await self.db.fetch(
-            "get_account_data_for_users",
-            """SELECT user_id, content::text FROM account_data
-               WHERE user_id = ANY($1::text[]) AND room_id = $2 AND type = $3""",
-            user_ids,
-            room_id,
-            data_type,
-        )
-        return {row["user_id"]: json.loads(row["content"]) for row in rows}
 
     async def changed_since(self, user_id: str, since: int, upto: int) -> list[AccountDataRow]:
         """Everything written in (since, upto]; with since = 0, all of the user's data."""

@@ -289,6 +289,21 @@ class EventStore:
         )
         return [row["room_id"] for row in rows]
 
+    async def stream_range(self, since: int, upto: int, limit: int) -> list[StoredEvent]:
+        """The events (not outliers, not rejected) with stream position in (since, upto],
+        oldest first, at most `limit`."""
+        rows = await self.db.fetch(
+            "events_stream_range",
+            f"""SELECT {_STORED_COLUMNS} FROM events e
+                WHERE e.stream_ordering > $1 AND e.stream_ordering <= $2 AND NOT e.outlier
+                  AND e.rejected_reason IS NULL
+                ORDER BY e.stream_ordering LIMIT $3""",
+            since,
+            upto,
+            limit,
+        )
+        return [_stored(row) for row in rows]
+
     async def room_stream_page(
         self, room_id: str, since: int, upto: int, limit: int
     ) -> list[StoredEvent]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from homeserver.services.common.keyed_lock import KeyedLock
@@ -23,6 +23,12 @@ class AccountDataService:
         self.writer = writer
         # Per-user lock so tag read-modify-write cycles do not lose concurrent updates.
         self._locks = KeyedLock()
+        # Global types another service keeps and computes (m.push_rules: the push rules).
+        self._computed: dict[str, Callable[[str], Awaitable[dict[str, Any]]]] = {}
+
+    def serve(self, data_type: str, read: Callable[[str], Awaitable[dict[str, Any]]]) -> None:
+        """GET of the global `data_type` answers `read(user_id)`."""
+        self._computed[data_type] = read
 
     def _check_owner(self, requester: Requester, user_id: str) -> None:
         if requester.user_id != user_id:
@@ -71,6 +77,8 @@ class AccountDataService:
         self._check_owner(requester, user_id)
         if room_id is not None:
             self._check_room_id(room_id)
+        elif data_type in self._computed:
+            return await self._computed[data_type](user_id)
         content = await self.stores.account_data.get(user_id, room_id or GLOBAL, data_type)
         if content is None:
             raise NotFound("No account data of that type")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from homeserver.outbound import AddressFilter, RefusedAddress
 from homeserver.services.common.clock import Clock
 from homeserver.types.errors import BadRequest, Codes
 from homeserver.types.requester import Requester
@@ -22,9 +23,12 @@ KINDS = ("http", "email")
 
 
 class PusherService:
-    def __init__(self, stores: Stores, clock: Clock) -> None:
+    def __init__(
+        self, stores: Stores, clock: Clock, address_filter: AddressFilter | None = None
+    ) -> None:
         self.stores = stores
         self.clock = clock
+        self.address_filter = address_filter or AddressFilter()
 
     async def list(self, user_id: str) -> list[dict[str, Any]]:
         return [_to_json(pusher) for pusher in await self.stores.pushers.for_user(user_id)]
@@ -52,7 +56,7 @@ class PusherService:
             raise BadRequest(f"Unknown pusher kind {kind!r}: use one of {', '.join(KINDS)}")
         data = body["data"]
         if kind == "http":
-            _check_http_data(data)
+            _check_http_data(data, self.address_filter)
         else:
             # Email pushers send to an address bound to the account; this server binds none.
             raise BadRequest(
@@ -77,19 +81,33 @@ class PusherService:
         )
 
 
-def _check_http_data(data: dict[str, Any]) -> None:
+def _check_http_data(data: dict[str, Any], address_filter: AddressFilter) -> None:
     url = data.get("url")
     if url is None:
         raise BadRequest("HTTP pushers need data.url", Codes.MISSING_PARAM)
     if not isinstance(url, str):
         raise BadRequest("data.url must be a string", Codes.BAD_JSON)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        raise BadRequest("data.url is not a valid URL") from None
     # The spec asks for HTTPS; plain HTTP is accepted, as Synapse does, for gateways on a
     # private network and in development.
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise BadRequest("data.url must be an absolute HTTPS URL")
     if parts.path != NOTIFY_PATH:
         raise BadRequest(f"data.url must have the path {NOTIFY_PATH}")
+    # Refused now rather than failing every delivery later: a gateway on an internal
+    # address would let any user make this server send requests inside its network.
+    # Names are judged when delivery resolves them.
+    try:
+        address_filter.check_host(parts.hostname or "")
+    except RefusedAddress:
+        raise BadRequest(
+            "data.url points to a private, loopback or otherwise internal address, which"
+            " this server does not send push notifications to"
+        ) from None
     # data.format is kept as given, not checked: Synapse accepts any value (SyTest sends
     # one outside the spec's enum), and anything but event_id_only means full notifications.
 

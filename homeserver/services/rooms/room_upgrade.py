@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import structlog
 
 from homeserver.rules.power_levels import PowerLevels
 from homeserver.services.accounts.account_data import TAG, AccountDataService
@@ -17,6 +20,12 @@ from homeserver.types.ids import server_name_of
 from homeserver.types.room_versions import ROOM_VERSIONS
 from storage.stores import Stores
 from storage.stores.account_data import GLOBAL
+
+log = structlog.get_logger(__name__)
+
+# Called after an upgrade with the old and new room IDs and the local users joined to the
+# old room (push rules copy each user's rules for the room).
+UpgradeListener = Callable[[str, str, list[str]], Awaitable[None]]
 
 TOMBSTONE = "m.room.tombstone"
 DIRECT = "m.direct"
@@ -50,6 +59,10 @@ class RoomUpgradeService:
         self.membership = membership
         self.aliases = aliases
         self.account_data = account_data
+        self._listeners: list[UpgradeListener] = []
+
+    def on_upgrade(self, listener: UpgradeListener) -> None:
+        self._listeners.append(listener)
 
     async def upgrade(
         self, room_id: str, user_id: str, new_version: str, additional_creators: list[str]
@@ -132,6 +145,7 @@ class RoomUpgradeService:
         await self._restrict_old_room(room_id, user_id, by_key.get((POWER_LEVELS, "")), old_power)
         await self._move_aliases(room_id, new_room, user_id)
         await self._carry_over_settings(room_id, new_room, server_name_of(user_id))
+        await self._tell_listeners(room_id, new_room, server_name_of(user_id))
         return new_room
 
     async def _tombstone(self, room_id: str, user_id: str, replacement: str) -> str:
@@ -179,6 +193,18 @@ class RoomUpgradeService:
             }
             if moved != direct:
                 await self.account_data.write(user_id, GLOBAL, DIRECT, moved)
+
+    async def _tell_listeners(self, old_room: str, new_room: str, home: str) -> None:
+        """The room is upgraded whatever a listener does: its failure is logged only."""
+        if not self._listeners:
+            return
+        members = await self.stores.rooms.members(old_room, ["join"])
+        local = [m.user_id for m in members if server_name_of(m.user_id) == home]
+        for listener in self._listeners:
+            try:
+                await listener(old_room, new_room, local)
+            except Exception:
+                log.exception("room upgrade listener failed", old_room=old_room, new_room=new_room)
 
     async def _move_aliases(self, old_room: str, new_room: str, user_id: str) -> None:
         aliases = await self.aliases.for_room(old_room)

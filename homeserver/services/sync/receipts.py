@@ -7,6 +7,7 @@ from typing import Any
 
 from homeserver.services.accounts.account_data import AccountDataService
 from homeserver.services.common.clock import Clock
+from homeserver.services.push.push_delivery import PushDelivery
 from homeserver.services.rooms.event_loader import EventLoader
 from homeserver.streams.writer import StreamWriter
 from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
@@ -28,12 +29,14 @@ class ReceiptService:
         clock: Clock,
         writer: StreamWriter,
         account_data: AccountDataService,
+        push_delivery: PushDelivery | None = None,
     ) -> None:
         self.stores = stores
         self.loader = loader
         self.clock = clock
         self.writer = writer
         self.account_data = account_data
+        self.push_delivery = push_delivery
 
     async def _check(self, requester: Requester, room_id: str, event_id: str) -> None:
         membership = await self.stores.rooms.membership(room_id, requester.user_id)
@@ -75,6 +78,9 @@ class ReceiptService:
             rooms=[] if private else [room_id],
             users=[requester.user_id] if private else [],
         )
+        if self.push_delivery is not None:
+            # Only marks the user: the badge update goes out in the background.
+            self.push_delivery.on_read(requester.user_id)
 
     async def read_markers(
         self, requester: Requester, room_id: str, markers: dict[str, Any]

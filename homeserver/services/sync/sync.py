@@ -14,6 +14,8 @@ from typing import Any
 from homeserver.services.accounts.account_data import AccountDataService
 from homeserver.services.accounts.ignored_users import IgnoredUsers
 from homeserver.services.common.clock import Clock
+from homeserver.services.push.notifications import NotificationService
+from homeserver.services.push.push_rules import PUSH_RULES, PushRuleService
 from homeserver.services.rooms.event_loader import EventLoader
 from homeserver.services.rooms.recent_room_events import RecentRoomEvents
 from homeserver.services.rooms.room_history import RoomHistoryService
@@ -60,9 +62,12 @@ class SyncService:
         recent: RecentRoomEvents,
         notifier: StreamNotifier,
         clock: Clock,
+        notifications: NotificationService,
+        push_rules: PushRuleService,
     ) -> None:
+        self.push_rules = push_rules
         self.memberships = memberships
-        self.sections = RoomSections(stores, loader, history, recent, notifier)
+        self.sections = RoomSections(stores, loader, history, recent, notifier, notifications)
         self.presence = presence
         self.receipts = receipts
         self.typing = typing
@@ -166,6 +171,11 @@ class SyncService:
             for row in data_rows
             if row.room_id == GLOBAL and request.filter.account_data.allows(row.type, user_id)
         ]
+        # The push rules are the m.push_rules account data, on a stream of their own.
+        if request.filter.account_data.allows(PUSH_RULES, user_id) and (
+            since is None or await self.push_rules.changed_since(user_id, since.push_rules)
+        ):
+            account_data.append(await self.push_rules.account_data_event(user_id))
         presence = []
         # The members of a room new to the client are new to it too: their presence comes
         # whether or not it changed since the token.

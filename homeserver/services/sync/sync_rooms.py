@@ -9,6 +9,7 @@ from typing import Any
 
 from homeserver.rules.event_filter import EventFilter, only_fields
 from homeserver.services.common.lru_cache import LruCache
+from homeserver.services.push.notifications import NotificationService
 from homeserver.services.rooms.event_loader import EventLoader, LoadedEvent
 from homeserver.services.rooms.recent_room_events import RecentRoomEvents
 from homeserver.services.rooms.room_history import MAX_PAGE, RoomHistoryService, topological_token
@@ -18,6 +19,7 @@ from homeserver.types.event import MEMBER, StateKey
 from homeserver.types.stream_token import Stream, StreamToken
 from storage.stores import Stores
 from storage.stores.events import StoredEvent
+from storage.stores.push_actions import MAIN_TIMELINE, ThreadCounts
 from storage.stores.rooms import MembershipRecord
 
 # How far back a timeline whose newest events are filtered out or hidden is looked for.
@@ -33,8 +35,10 @@ class RoomSections:
         history: RoomHistoryService,
         recent: RecentRoomEvents,
         notifier: StreamNotifier,
+        notifications: NotificationService,
     ) -> None:
         self.stores = stores
+        self.notifications = notifications
         self.notifier = notifier
         self.loader = loader
         self.history = history
@@ -245,11 +249,38 @@ class RoomSections:
                 "summary": _summary(summaries[room_id], room_id in named)
                 if room_id in summaries
                 else {},
-                "unread_notifications": {"highlight_count": 0, "notification_count": 0},
-                "unread_thread_notifications": {},
             }
+        await self._add_unread_counts(request, result, upto)
         new_rooms = [r for r, s in room_since.items() if s is None and since is not None]
         return result, new_rooms
+
+    async def _add_unread_counts(
+        self, request: SyncRequest, rooms: dict[str, dict[str, Any]], upto: StreamToken
+    ) -> None:
+        """unread_notifications of each room; with the filter's unread_thread_notifications,
+        the main timeline's there and each thread's in unread_thread_notifications (spec:
+        Receiving notifications, threads)."""
+        counts = await self.notifications.unread_counts(
+            request.requester.user_id, list(rooms), upto.events
+        )
+        per_thread = request.filter.room.timeline.unread_thread_notifications
+        for room_id, room in rooms.items():
+            threads = counts.get(room_id, {})
+            if per_thread:
+                room["unread_notifications"] = _counts_json(threads.get(MAIN_TIMELINE))
+                room["unread_thread_notifications"] = {
+                    thread: _counts_json(c)
+                    for thread, c in threads.items()
+                    if thread != MAIN_TIMELINE
+                }
+            else:
+                room["unread_notifications"] = _counts_json(
+                    ThreadCounts(
+                        sum(c.notifications for c in threads.values()),
+                        sum(c.highlights for c in threads.values()),
+                    )
+                )
+                room["unread_thread_notifications"] = {}
 
     async def _visible(
         self, request: SyncRequest, batches: list[tuple[list[LoadedEvent], MembershipRecord]]
@@ -469,6 +500,12 @@ def _timeline_limit(timeline_filter: EventFilter) -> int:
     if timeline_filter.limit is None:
         return 10
     return min(timeline_filter.limit, MAX_PAGE)
+
+
+def _counts_json(counts: ThreadCounts | None) -> dict[str, int]:
+    if counts is None:
+        return {"highlight_count": 0, "notification_count": 0}
+    return {"highlight_count": counts.highlights, "notification_count": counts.notifications}
 
 
 def _summary(summary: tuple[dict[str, int], list[str]], named: bool) -> dict[str, Any]:
