@@ -16,6 +16,7 @@ from homeserver.http import observability
 from homeserver.http.middleware import matrix_middleware
 from homeserver.http.routing import SERVICES_KEY, TRUST_X_FORWARDED_KEY
 from homeserver.outbound import OutboundClient, OutboundSettings, parse_networks
+from homeserver.rules.push.defaults import DEFAULT_RULES, LEGACY_DEFAULT_RULES
 from homeserver.services.accounts.account import AccountService
 from homeserver.services.accounts.account_data import AccountDataService
 from homeserver.services.accounts.auth import AuthService
@@ -210,7 +211,9 @@ async def build_services(
     ignored = IgnoredUsers(stores, notifier)
     history = RoomHistoryService(stores, loader, clock, ignored)
     push_rules = PushRuleService(
-        stores, StreamWriter(Stream.PUSH_RULES, token.push_rules, notifier)
+        stores,
+        StreamWriter(Stream.PUSH_RULES, token.push_rules, notifier),
+        LEGACY_DEFAULT_RULES if config.push.legacy_mention_rules else DEFAULT_RULES,
     )
     push_evaluator = PushEvaluator(
         stores, loader, push_rules, ignored, events_writer, notifier, config.server_name

@@ -215,6 +215,13 @@ class OutboundConfig(Section):
 
 class PushConfig(Section):
     enabled: bool = Field(True, description="Send notifications to users' push gateways.")
+    legacy_mention_rules: bool = Field(
+        True,
+        description="Keep the default rules that spec v1.17 removed (.m.rule.contains_display"
+        "_name, .m.rule.roomnotif, .m.rule.contains_user_name), as Synapse does: a message"
+        " naming a user or @room in its body highlights unless it carries m.mentions. Many"
+        " clients and bots send no m.mentions yet.",
+    )
     include_content: bool = Field(
         True,
         description="Whether notifications carry the event's content. False keeps message"

@@ -50,7 +50,15 @@ if (($# == 0)); then
     mapfile -t files < <(find tests -name '*.pl' ! -path 'tests/0*' | sort)
     whole_suite=(--require-all)
 else
-    files=("$@")
+    # run-tests.pl takes test files only: a directory stands for the files in it.
+    files=()
+    for arg in "$@"; do
+        if [[ -d $arg ]]; then
+            mapfile -t -O "${#files[@]}" files < <(find "$arg" -name '*.pl' | sort)
+        else
+            files+=("$arg")
+        fi
+    done
 fi
 
 # Tests of the deprecated /events and /initialSync APIs, and fixtures using them, are left

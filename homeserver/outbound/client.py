@@ -145,7 +145,9 @@ class OutboundClient:
             if timeout_s is not None
             else None
         )
-        data = json.dumps(body, ensure_ascii=False).encode()
+        # ASCII-only JSON: some receivers (SyTest's gateway among them) measure the body in
+        # characters, so a multi-byte character made them read into the next request.
+        data = json.dumps(body).encode()
         try:
             async with self._get_session().post(
                 url,

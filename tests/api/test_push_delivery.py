@@ -138,7 +138,7 @@ async def test_message_payload_full_and_event_id_only(client: Client, gateway: G
     (alice, bob, _), room_id = await users_in_public_room(client, "alice", "bob", "carol")
     await add_pusher(bob, gateway, "full", custom={"x": 1})
     await add_pusher(bob, gateway, "short", format="event_id_only")
-    sent = await event_id(await alice.send(room_id, "hello bob"))
+    sent = await event_id(await alice.send(room_id, "hello there"))
     await gateway.wait(lambda: len(gateway.events()) == 2)
     by_key = {n["devices"][0]["pushkey"]: n for n in gateway.events()}
     full, short = by_key["full"], by_key["short"]
@@ -155,7 +155,7 @@ async def test_message_payload_full_and_event_id_only(client: Client, gateway: G
         "sender_display_name": "alice",
         "room_name": "alice and carol",
         "prio": "low",
-        "content": {"msgtype": "m.text", "body": "hello bob"},
+        "content": {"msgtype": "m.text", "body": "hello there"},
         "counts": {"unread": 1},
     }
     [device] = short.pop("devices")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import pytest
 import yarl
 
@@ -17,7 +20,7 @@ from homeserver.rules.push.model import EventMatch, PushRule, RuleKind
 from homeserver.rules.push.ruleset import uncustomised
 from homeserver.services.push import push_rules as push_rules_module
 from homeserver.services.push.push_rules import PushRuleService
-from tests.api.harness import Client, Response
+from tests.api.harness import Client, Response, make_config, start_server
 from tests.api.rooms_helpers import V3, User
 
 DEFAULT_OVERRIDE = [
@@ -108,7 +111,42 @@ def push_rules_in(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in body["account_data"]["events"] if e["type"] == "m.push_rules"]
 
 
+@pytest.fixture
+async def server(database_url: str, tmp_path: Path) -> AsyncIterator[Homeserver]:
+    """These tests read the exact v1.19 defaults; the legacy mention rules that a server
+    keeps by default are checked on their own below."""
+    homeserver = await start_server(
+        make_config(database_url, tmp_path, push={"legacy_mention_rules": False})
+    )
+    yield homeserver
+    await homeserver.stop()
+
+
 # -- reading the defaults -------------------------------------------------------------------
+
+
+async def test_the_legacy_mention_rules_are_kept_by_default_where_synapse_has_them(
+    database_url: str, tmp_path: Path
+) -> None:
+    homeserver = await start_server(make_config(database_url, tmp_path))
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = Client(session, f"http://127.0.0.1:{homeserver.port}")
+            alice = await User.register(client, "alice")
+            rules = (await get_all(alice))["global"]
+    finally:
+        await homeserver.stop()
+    override = [r["rule_id"] for r in rules["override"]]
+    assert override == [
+        *DEFAULT_OVERRIDE[:5],
+        ".m.rule.contains_display_name",
+        ".m.rule.is_room_mention",
+        ".m.rule.roomnotif",
+        *DEFAULT_OVERRIDE[6:],
+    ]
+    [user_name] = rules["content"]
+    assert user_name["rule_id"] == ".m.rule.contains_user_name"
+    assert user_name["pattern"] == "alice"
 
 
 async def test_every_default_rule_in_order_with_the_users_id(client: Client) -> None:

@@ -10,6 +10,7 @@ use warnings;
 use base qw( SyTest::Homeserver );
 
 use Carp;
+use Cwd ();
 use JSON ();
 use SyTest::SSL qw( ensure_ssl_key create_ssl_cert );
 
@@ -94,6 +95,11 @@ sub start
       password => { hash_cost => "min" },
       rate_limiting => { enabled => JSON::false },
       logging => { level => "info", format => "console" },
+      # SyTest's push gateway listens on localhost with a certificate of its own CA.
+      outbound => {
+         allowed_private_ranges => [ "127.0.0.0/8", "::1/128" ],
+         extra_ca_certificates_path => Cwd::abs_path( "keys/ca.crt" ),
+      },
    };
    my $config_path = $self->write_yaml_file( "homeserver.yaml" => $config );
 
