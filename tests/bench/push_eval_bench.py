@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from homeserver.rules.push.defaults import DEFAULT_RULES, LEGACY_DEFAULT_RULES, DefaultRules
 from homeserver.rules.push.evaluator import EventFacts, MemberFacts, evaluate_for_members
 from homeserver.rules.push.model import RuleKind
 from homeserver.rules.push.parse import parse_rule
@@ -29,7 +30,7 @@ SENDER = "@speaker:example.org"
 NOTIFY_HIGHLIGHT: list[Any] = ["notify", {"set_tweak": "highlight"}]
 
 
-def custom_rules(tag: str) -> PushRuleSet:
+def custom_rules(tag: str, defaults: DefaultRules) -> PushRuleSet:
     rules = {
         RuleKind.CONTENT: [
             parse_rule("content", f"kw{tag}", {"pattern": f"keyword{tag}", "actions": ["notify"]})
@@ -59,7 +60,7 @@ def custom_rules(tag: str) -> PushRuleSet:
             )
         ],
     }
-    return PushRuleSet.build(rules)
+    return PushRuleSet.build(rules, defaults=defaults)
 
 
 def members(count: int) -> list[MemberFacts]:
@@ -142,16 +143,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument(
+        "--defaults",
+        choices=("legacy", "v1.19"),
+        default="legacy",
+        help="the server's defaults (push.legacy_mention_rules true) or exactly v1.19's",
+    )
     args = parser.parse_args()
+    defaults = LEGACY_DEFAULT_RULES if args.defaults == "legacy" else DEFAULT_RULES
     people = members(args.members)
     bench(
         "defaults + 5 distinct custom rules each",
-        [(custom_rules(str(n)), m) for n, m in enumerate(people)],
+        [(custom_rules(str(n), defaults), m) for n, m in enumerate(people)],
         args.runs,
     )
-    shared = custom_rules("shared")
+    shared = custom_rules("shared", defaults)
     bench("defaults + the same 5 custom rules", [(shared, m) for m in people], args.runs)
-    bench("defaults only", [(PushRuleSet.build(), m) for m in people], args.runs)
+    only_defaults = PushRuleSet.build(defaults=defaults)
+    bench("defaults only", [(only_defaults, m) for m in people], args.runs)
 
 
 if __name__ == "__main__":

@@ -832,6 +832,113 @@ def test_batch_evaluation_matches_one_by_one() -> None:
     } <= seen
 
 
+def _in_order(data: Any, ruleset: PushRuleSet, member: MemberFacts) -> str | None:
+    """The reference: every rule in order, each condition on its own."""
+    built = facts(data, 5, power=100)
+    if member.user_id == built.sender:
+        return None
+    for rule in ruleset.in_order():
+        if not rule.enabled:
+            continue
+        if rule.default and rule.rule_id in LEGACY_RULE_IDS and built.has_mentions:
+            continue
+        if all(condition_matches(c, built, member) for c in rule.implied_conditions()):
+            return rule.rule_id
+    return None
+
+
+LEGACY_RULE_IDS = {
+    ".m.rule.contains_display_name",
+    ".m.rule.roomnotif",
+    ".m.rule.contains_user_name",
+}
+
+
+def test_own_rules_around_shared_defaults_match_the_rules_in_order() -> None:
+    # Rule sets whose own rules are all event-level are walked as "own rules, then the
+    # defaults before the first own rule that matches"; one with a member-dependent own
+    # rule is walked step by step. Both must give the first matching rule in order.
+    own = [
+        *MUTE,
+        KEYWORD,
+        ("room", ELSEWHERE, {"actions": ["notify", HIGHLIGHT]}),
+        ("sender", SENDER, {"actions": ["notify"]}),
+        (
+            "underride",
+            "stickers",
+            {
+                "conditions": [{"kind": "event_match", "key": "type", "pattern": "m.sticker"}],
+                "actions": ["notify"],
+            },
+        ),
+    ]
+    dn = (
+        "override",
+        "dn",
+        {"conditions": [{"kind": "contains_display_name"}], "actions": ["notify"]},
+    )
+    everything = (
+        "override",
+        "everything",
+        {"conditions": [], "actions": ["notify", SOUND_DEFAULT]},
+    )
+    variants: list[PushRuleSet] = []
+    for defaults in (DEFAULT_RULES, LEGACY_DEFAULT_RULES):
+        same_room = ("room", ROOM, {"actions": ["notify", HIGHLIGHT]})
+        for rules in (
+            own,
+            own[1:],
+            own[2:],
+            own[:2],
+            [*own, same_room],
+            [*own[1:], same_room],
+            [*own, dn],
+            [everything, *own[1:]],
+        ):
+            by_kind: dict[RuleKind, list[Any]] = {}
+            for kind, rule_id, body in rules:
+                by_kind.setdefault(RuleKind(kind), []).append(parse_rule(kind, rule_id, body))
+            variants.append(PushRuleSet.build(by_kind, defaults=defaults))
+            variants.append(
+                PushRuleSet.build(by_kind, {MASTER_ID: (True, None)}, defaults=defaults)
+            )
+    members = [
+        ME_FACTS,
+        MemberFacts(OTHER, None),
+        MemberFacts("@cake:example.org", "Cake"),
+        MemberFacts(SENDER, "Sender"),
+    ]
+    samples = [
+        message("hello"),
+        message(f"cake for {MY_NAME}?"),
+        message("cake for cake!"),
+        message("cake", room_id=ELSEWHERE),
+        message(f"{MY_NAME}", room_id=ELSEWHERE, **{"m.mentions": {}}),
+        mentions(ME, body="cake"),
+        mentions(room=True, body="@room cake"),
+        message("@room, cake") | {"sender": OTHER},
+        event("m.room.message", {"msgtype": "m.notice", "body": "cake"}),
+        event("m.sticker", {"body": "cake"}),
+        event("m.sticker", {"body": "a sticker"}, room_id=ELSEWHERE),
+        event("m.room.encrypted", {}),
+        event("m.room.member", {"membership": "invite"}, state_key=ME),
+        event("m.room.member", {"membership": "invite", "body": "cake"}, state_key=OTHER),
+    ]
+    for data in samples:
+        for ruleset in variants:
+            expected = [_in_order(data, ruleset, member) for member in members]
+            single = [evaluate(facts(data, 5, power=100), ruleset, m) for m in members]
+            assert [m and m.rule.rule_id for m in single] == expected
+            # Shared by every member (reduced once), and again with the same facts.
+            built = facts(data, 5, power=100)
+            for _ in range(2):
+                batch = evaluate_for_members(built, [(ruleset, m) for m in members])
+                assert [m and m.rule.rule_id for m in batch] == expected
+
+
+MASTER_ID = ".m.rule.master"
+
+
 # -- parsing ------------------------------------------------------------------------------
 
 LONG = "x" * 1_001

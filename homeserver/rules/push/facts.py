@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Any
 
 from homeserver.rules.push.glob import fold
@@ -21,6 +22,7 @@ MISSING: Any = object()
 _DEFAULT_NOTIFICATION_LEVEL = 50
 _PATH_CACHE_SIZE = 10_000
 _path_cache: dict[str, tuple[str, ...]] = {}
+_serials = count()
 
 
 def split_key(key: str) -> tuple[str, ...]:
@@ -99,6 +101,7 @@ class EventFacts:
         "room_member_count",
         "sender",
         "sender_power_level",
+        "serial",
     )
 
     def __init__(
@@ -132,6 +135,8 @@ class EventFacts:
         self._values: dict[str, Any] = {}
         self._folded: dict[str, str | None] = {}
         self.memo: dict[Any, Any] = {}
+        # Tells this event from every other (the evaluator marks what it saw with it).
+        self.serial = next(_serials)
 
     @classmethod
     def build(
