@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -218,7 +219,9 @@ async def build_services(
     push_evaluator = PushEvaluator(
         stores, loader, push_rules, ignored, events_writer, notifier, config.server_name
     )
-    notifications = NotificationService(stores, loader, history, push_evaluator)
+    notifications = NotificationService(
+        stores, loader, history, push_evaluator, clock, config.push.notification_retention_ms
+    )
     profiles = ProfileService(stores, config.server_name)
     profiles.on_change(membership.update_profile_in_rooms)
     account_data = AccountDataService(
@@ -400,7 +403,9 @@ class Homeserver:
         services.devices.start()
         services.presence.start()
         housekeeping = PeriodicTask(
-            "housekeeping", _HOUSEKEEPING_INTERVAL_S, services.uia.expire_old_sessions
+            "housekeeping",
+            _HOUSEKEEPING_INTERVAL_S,
+            _jobs(services.uia.expire_old_sessions, services.notifications.prune),
         )
         housekeeping.start()
         services.push_delivery.start()
@@ -439,3 +444,16 @@ class Homeserver:
         if running.embedded is not None:
             await running.embedded.stop()
         log.info("homeserver stopped")
+
+
+def _jobs(*jobs: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    """One periodic job that runs several, each whatever became of the others."""
+
+    async def run() -> None:
+        for job in jobs:
+            try:
+                await job()
+            except Exception:
+                log.exception("housekeeping job failed", job=getattr(job, "__qualname__", job))
+
+    return run

@@ -215,6 +215,12 @@ class OutboundConfig(Section):
 
 class PushConfig(Section):
     enabled: bool = Field(True, description="Send notifications to users' push gateways.")
+    notification_retention_ms: int = Field(
+        30 * 24 * 60 * 60 * 1000,
+        gt=0,
+        description="How long notifications are kept (GET /notifications, unread counts):"
+        " read ones go after a day, highlights and unread ones after this.",
+    )
     legacy_mention_rules: bool = Field(
         True,
         description="Keep the default rules that spec v1.17 removed (.m.rule.contains_display"

@@ -76,6 +76,17 @@ _READ_UPTO = """GREATEST(
                   WHERE m.room_id = a.room_id AND m.user_id = a.user_id
                     AND m.membership = 'join'), 0))"""
 
+# `_READ_UPTO` for one row without the user's receipts at hand (pruning spans users).
+_READ_UPTO_OF_ROW = """GREATEST(
+        COALESCE((SELECT MAX(e.stream_ordering) FROM receipts r
+                  JOIN events e ON e.event_id = r.event_id
+                  WHERE r.room_id = a.room_id AND r.user_id = a.user_id
+                    AND r.receipt_type IN ('m.read', 'm.read.private')
+                    AND r.thread_id IN ('', a.thread_id)), 0),
+        COALESCE((SELECT m.stream_ordering FROM room_memberships m
+                  WHERE m.room_id = a.room_id AND m.user_id = a.user_id
+                    AND m.membership = 'join'), 0))"""
+
 _COLUMNS = "a.user_id, a.room_id, a.event_id, a.stream_ordering, a.thread_id, a.highlight, "
 _COLUMNS += "a.actions::text AS actions, a.ts"
 
@@ -207,6 +218,31 @@ class PushActionStore:
             limit,
         )
         return [Notification(_row(row), bool(row["read"])) for row in rows]
+
+    async def delete_old(self, read_before_ts: int, any_before_ts: int, limit: int) -> int:
+        """Delete up to `limit` old notifications: those from before `any_before_ts`, and
+        those from before `read_before_ts` that are read (unless highlights, which
+        GET /notifications keeps showing) or in rooms the user is no longer in. Returns
+        how many went."""
+        result = await self.db.execute(
+            "delete_old_push_actions",
+            f"""WITH doomed AS (
+                    SELECT a.user_id, a.stream_ordering FROM event_push_actions a
+                    WHERE a.ts < $1 AND (
+                        a.ts < $2
+                        OR NOT EXISTS (
+                            SELECT 1 FROM room_memberships m
+                            WHERE m.room_id = a.room_id AND m.user_id = a.user_id
+                              AND m.membership = 'join')
+                        OR (NOT a.highlight AND a.stream_ordering <= {_READ_UPTO_OF_ROW}))
+                    LIMIT $3)
+                DELETE FROM event_push_actions a USING doomed d
+                WHERE a.user_id = d.user_id AND a.stream_ordering = d.stream_ordering""",
+            read_before_ts,
+            any_before_ts,
+            limit,
+        )
+        return int(result.split()[-1])
 
     async def after(self, user_id: str, position: int, limit: int) -> list[PushActionRow]:
         """The user's notifications after an events-stream position, oldest first (what a

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from homeserver.app import Homeserver
 from tests.api.harness import Client, make_config, start_server
 from tests.api.rooms_helpers import User, users_in_public_room
 
@@ -214,3 +215,35 @@ async def test_evaluation_resumes_after_a_stop(database_url: str, tmp_path: Path
             assert _counts(await _sync(bob), room_id)["notification_count"] == 2
     finally:
         await server.stop()
+
+
+async def test_old_notifications_are_pruned_read_first(server: Homeserver, client: Client) -> None:
+    (alice, bob, carol), room_id = await users_in_public_room(client, "alice", "bob", "carol")
+    mention = await _event_id(
+        await alice.send(room_id, "hey", **{"m.mentions": {"user_ids": [bob.user_id]}})
+    )
+    read = await _event_id(await alice.send(room_id, "read"))
+    unread = await _event_id(await alice.send(room_id, "unread"))
+    await _receipt(bob, room_id, read)
+    assert (await carol.call("POST", f"/rooms/{room_id}/leave", {})).status == 200
+    # Wait for the evaluator, as a sync does.
+    assert _counts(await _sync(bob), room_id)["notification_count"] == 1
+    services = server.services
+    in_an_hour = services.clock.time_ms() + 3_600_000
+
+    async def listed(user: User) -> list[str]:
+        body = (await user.call("GET", "/notifications")).body
+        return [n["event"]["event_id"] for n in body["notifications"]]
+
+    # Everything is younger than the threshold for read ones: bob's read plain message
+    # and everything of carol, who left, go; the read highlight and the unread one stay.
+    await services.notifications.stores.push_actions.delete_old(in_an_hour, 0, 1000)
+    assert await listed(bob) == [unread, mention]
+    assert await listed(carol) == []
+    assert _counts(await _sync(bob), room_id)["notification_count"] == 1
+    # Past the retention, the rest goes too, in batches.
+    stores = services.notifications.stores
+    assert await stores.push_actions.delete_old(in_an_hour, in_an_hour, 1) == 1
+    assert await stores.push_actions.delete_old(in_an_hour, in_an_hour, 1000) == 1
+    assert await listed(bob) == []
+    assert await services.notifications.prune() == 0

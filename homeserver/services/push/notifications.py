@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from homeserver.services.common.clock import Clock
 from homeserver.services.push.push_evaluator import PushEvaluator
 from homeserver.services.rooms.event_loader import EventLoader
 from homeserver.services.rooms.room_history import RoomHistoryService
@@ -19,6 +20,12 @@ from storage.stores.push_actions import ThreadCounts
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
+DAY_MS = 24 * 60 * 60 * 1000
+# Read notifications stay a day, as in Synapse; highlights and unread ones up to the
+# configured retention. A run deletes at most this many, in batches.
+_READ_KEPT_MS = DAY_MS
+_PRUNE_BATCH = 5_000
+_PRUNE_MAX_PER_RUN = 200_000
 
 
 class NotificationService:
@@ -28,7 +35,11 @@ class NotificationService:
         loader: EventLoader,
         history: RoomHistoryService,
         evaluator: PushEvaluator,
+        clock: Clock,
+        retention_ms: int,
     ) -> None:
+        self.clock = clock
+        self.retention_ms = retention_ms
         self.stores = stores
         self.loader = loader
         self.history = history
@@ -42,6 +53,20 @@ class NotificationService:
             return {}
         await self.evaluator.caught_up(upto_events)
         return await self.stores.push_actions.unread_counts(user_id, room_ids)
+
+    async def prune(self) -> int:
+        """Delete old notifications (run by housekeeping): the table grows by a row per
+        member for each message of a room, so it must not keep them all."""
+        now = self.clock.time_ms()
+        deleted = 0
+        while deleted < _PRUNE_MAX_PER_RUN:
+            batch = await self.stores.push_actions.delete_old(
+                now - _READ_KEPT_MS, now - self.retention_ms, _PRUNE_BATCH
+            )
+            deleted += batch
+            if batch < _PRUNE_BATCH:
+                break
+        return deleted
 
     async def list(
         self, requester: Requester, from_token: str | None, limit: int | None, only: str | None
