@@ -40,6 +40,7 @@ from homeserver.services.push.push_delivery import DeliverySettings, PushDeliver
 from homeserver.services.push.push_evaluator import PushEvaluator
 from homeserver.services.push.push_rules import PUSH_RULES, PushRuleService
 from homeserver.services.push.pushers import PusherService
+from homeserver.services.push.unread_counts import UnreadCountCache
 from homeserver.services.rooms.aliases import AliasService
 from homeserver.services.rooms.directory import DirectoryService
 from homeserver.services.rooms.event_creation import EventCreationService
@@ -216,11 +217,25 @@ async def build_services(
         StreamWriter(Stream.PUSH_RULES, token.push_rules, notifier),
         LEGACY_DEFAULT_RULES if config.push.legacy_mention_rules else DEFAULT_RULES,
     )
+    unread_counts = UnreadCountCache(config.caches.unread_count_entries)
     push_evaluator = PushEvaluator(
-        stores, loader, push_rules, ignored, events_writer, notifier, config.server_name
+        stores,
+        loader,
+        push_rules,
+        ignored,
+        events_writer,
+        notifier,
+        config.server_name,
+        unread_counts,
     )
     notifications = NotificationService(
-        stores, loader, history, push_evaluator, clock, config.push.notification_retention_ms
+        stores,
+        loader,
+        history,
+        push_evaluator,
+        clock,
+        config.push.notification_retention_ms,
+        unread_counts,
     )
     profiles = ProfileService(stores, config.server_name)
     profiles.on_change(membership.update_profile_in_rooms)
@@ -245,6 +260,7 @@ async def build_services(
         StreamWriter(Stream.RECEIPTS, token.receipts, notifier),
         account_data,
         push_delivery,
+        unread_counts,
     )
     typing = TypingService(stores, clock, StreamWriter(Stream.TYPING, 0, notifier))
     presence = PresenceService(

@@ -180,6 +180,12 @@ class CachesConfig(Section):
         description="Parsed events kept in memory (about 3.5 KB each): recent messages and the"
         " state events every sync and send reads.",
     )
+    unread_count_entries: int = Field(
+        100_000,
+        ge=0,
+        description="Unread notification counts kept per (user, room) (about 300 bytes"
+        " each), so that a sync woken by a message does not count them again in Postgres.",
+    )
 
 
 class OutboundConfig(Section):

@@ -125,37 +125,38 @@ class PushActionStore:
                     actions_json.append(json.dumps(list(acts)))
                     index = actions[id(acts)] = len(actions_json)
                 lines.append(f"{user_id}\t{n}\t{'1' if highlight else '0'}\t{index}")
-        async with self.db.transaction() as c:
-            if lines:
-                await c.execute(
-                    "add_push_actions",
-                    """INSERT INTO event_push_actions (user_id, room_id, event_id,
-                           stream_ordering, thread_id, highlight, actions, ts)
-                       SELECT split_part(line, E'\t', 1), e.room_id, e.event_id,
-                              e.stream_ordering, e.thread_id, split_part(line, E'\t', 3) = '1',
-                              a.actions, e.ts
-                       FROM unnest(string_to_array($1, E'\n')) AS line
-                       JOIN unnest($2::text[], $3::text[], $4::bigint[], $5::text[],
-                                   $6::bigint[])
-                            WITH ORDINALITY AS e(room_id, event_id, stream_ordering,
-                                                 thread_id, ts, n)
-                         ON e.n = split_part(line, E'\t', 2)::bigint
-                       JOIN unnest($7::jsonb[]) WITH ORDINALITY AS a(actions, n)
-                         ON a.n = split_part(line, E'\t', 4)::bigint
-                       ON CONFLICT DO NOTHING""",
-                    "\n".join(lines),
-                    [e.room_id for e in events],
-                    [e.event_id for e in events],
-                    [e.stream_ordering for e in events],
-                    [e.thread_id for e in events],
-                    [e.ts for e in events],
-                    actions_json,
-                )
-            await c.execute(
-                "advance_push_evaluation",
-                "UPDATE push_evaluation_progress SET upto = GREATEST(upto, $1)",
-                upto,
-            )
+        # One statement, so one round trip and atomic without a transaction around it.
+        # Its commit does not wait for the disk: these rows derive from events already
+        # durable, and a crash can lose only the newest such commits, progress marker
+        # included, so the events after the marker are evaluated again.
+        await self.db.execute(
+            "add_push_actions",
+            """WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true)),
+                    added AS (
+                        INSERT INTO event_push_actions (user_id, room_id, event_id,
+                            stream_ordering, thread_id, highlight, actions, ts)
+                        SELECT split_part(line, E'\t', 1), e.room_id, e.event_id,
+                               e.stream_ordering, e.thread_id,
+                               split_part(line, E'\t', 3) = '1', a.actions, e.ts
+                        FROM unnest(string_to_array($1, E'\n')) AS line
+                        JOIN unnest($2::text[], $3::text[], $4::bigint[], $5::text[],
+                                    $6::bigint[])
+                             WITH ORDINALITY AS e(room_id, event_id, stream_ordering,
+                                                  thread_id, ts, n)
+                          ON e.n = split_part(line, E'\t', 2)::bigint
+                        JOIN unnest($7::jsonb[]) WITH ORDINALITY AS a(actions, n)
+                          ON a.n = split_part(line, E'\t', 4)::bigint
+                        ON CONFLICT DO NOTHING)
+               UPDATE push_evaluation_progress SET upto = GREATEST(upto, $8) FROM no_flush""",
+            "\n".join(lines),
+            [e.room_id for e in events],
+            [e.event_id for e in events],
+            [e.stream_ordering for e in events],
+            [e.thread_id for e in events],
+            [e.ts for e in events],
+            actions_json,
+            upto,
+        )
 
     async def unread_counts(
         self, user_id: str, room_ids: Sequence[str]

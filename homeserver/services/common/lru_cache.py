@@ -35,3 +35,6 @@ class LruCache(Generic[K, V]):
 
     def pop(self, key: K) -> V | None:
         return self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()

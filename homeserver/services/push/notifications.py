@@ -6,11 +6,12 @@ position the caller reports up to, so a response never carries an event without 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from homeserver.services.common.clock import Clock
 from homeserver.services.push.push_evaluator import PushEvaluator
+from homeserver.services.push.unread_counts import UnreadCountCache
 from homeserver.services.rooms.event_loader import EventLoader
 from homeserver.services.rooms.room_history import RoomHistoryService
 from homeserver.types.errors import BadRequest, Codes
@@ -37,7 +38,9 @@ class NotificationService:
         evaluator: PushEvaluator,
         clock: Clock,
         retention_ms: int,
+        unread_counts: UnreadCountCache,
     ) -> None:
+        self.counts = unread_counts
         self.clock = clock
         self.retention_ms = retention_ms
         self.stores = stores
@@ -47,25 +50,42 @@ class NotificationService:
 
     async def unread_counts(
         self, user_id: str, room_ids: Sequence[str], upto_events: int
-    ) -> dict[str, dict[str, ThreadCounts]]:
+    ) -> dict[str, Mapping[str, ThreadCounts]]:
         """Per room and thread, the user's unread notifications as of `upto_events`."""
         if not room_ids:
             return {}
         await self.evaluator.caught_up(upto_events)
-        return await self.stores.push_actions.unread_counts(user_id, room_ids)
+        found: dict[str, Mapping[str, ThreadCounts]] = {}
+        missing = []
+        for room_id in room_ids:
+            cached = self.counts.get(user_id, room_id)
+            if cached is None:
+                missing.append(room_id)
+            elif cached:
+                found[room_id] = cached
+        if missing:
+            token = self.counts.before_read()
+            read = await self.stores.push_actions.unread_counts(user_id, missing)
+            self.counts.after_read(token, user_id, missing, read)
+            found.update(read)
+        return found
 
     async def prune(self) -> int:
         """Delete old notifications (run by housekeeping): the table grows by a row per
         member for each message of a room, so it must not keep them all."""
         now = self.clock.time_ms()
         deleted = 0
-        while deleted < _PRUNE_MAX_PER_RUN:
-            batch = await self.stores.push_actions.delete_old(
-                now - _READ_KEPT_MS, now - self.retention_ms, _PRUNE_BATCH
-            )
-            deleted += batch
-            if batch < _PRUNE_BATCH:
-                break
+        with self.counts.changing():
+            while deleted < _PRUNE_MAX_PER_RUN:
+                batch = await self.stores.push_actions.delete_old(
+                    now - _READ_KEPT_MS, now - self.retention_ms, _PRUNE_BATCH
+                )
+                deleted += batch
+                if batch < _PRUNE_BATCH:
+                    break
+            if deleted:
+                # Unread notifications past the retention may be among them.
+                self.counts.clear()
         return deleted
 
     async def list(

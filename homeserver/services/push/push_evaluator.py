@@ -33,6 +33,7 @@ from homeserver.services.accounts.ignored_users import IgnoredUsers
 from homeserver.services.common.lru_cache import LruCache
 from homeserver.services.common.periodic import cancel_and_wait
 from homeserver.services.push.push_rules import PushRuleService
+from homeserver.services.push.unread_counts import UnreadCountCache
 from homeserver.services.rooms.event_loader import EventLoader, LoadedEvent
 from homeserver.streams.notifier import StreamNotifier
 from homeserver.streams.writer import StreamWriter
@@ -93,8 +94,10 @@ class PushEvaluator:
         events_writer: StreamWriter,
         notifier: StreamNotifier,
         server_name: str,
+        unread_counts: UnreadCountCache,
     ) -> None:
         self.notifier = notifier
+        self.unread_counts = unread_counts
         self.stores = stores
         self.loader = loader
         self.push_rules = push_rules
@@ -172,6 +175,7 @@ class PushEvaluator:
         rows = await self.stores.events.stream_range(self._done, target, _BATCH)
         reached = rows[-1].stream_ordering if len(rows) == _BATCH else target
         notified: list[EventNotifications] = []
+        members_changed: list[tuple[str, str]] = []
         for row in rows:
             version = await self.loader.room_version(row.room_id)
             if version is None:
@@ -184,10 +188,18 @@ class PushEvaluator:
             except Exception:
                 # One event that cannot be evaluated must not hold up every later one.
                 log.exception("push evaluation of an event failed", event_id=row.event_id)
-            if loaded.event.type in _FACT_TYPES and loaded.event.state_key is not None:
+            event = loaded.event
+            if event.type in _FACT_TYPES and event.state_key is not None:
                 self._rooms.pop(row.room_id)
-        await self.stores.push_actions.add(notified, reached)
-        self._done = reached
+                if event.type == MEMBER:
+                    members_changed.append((event.state_key, row.room_id))
+        with self.unread_counts.changing():
+            await self.stores.push_actions.add(notified, reached)
+            self._done = reached
+            self.unread_counts.add(notified)
+            # Joining counts as having read what came before.
+            for user_id, room_id in members_changed:
+                self.unread_counts.forget(user_id, room_id)
         EVALUATED.inc(len(rows))
         NOTIFICATIONS.inc(sum(len(n.recipients) for n in notified))
         BATCH_SECONDS.observe(asyncio.get_running_loop().time() - started)

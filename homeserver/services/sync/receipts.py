@@ -8,6 +8,7 @@ from typing import Any
 from homeserver.services.accounts.account_data import AccountDataService
 from homeserver.services.common.clock import Clock
 from homeserver.services.push.push_delivery import PushDelivery
+from homeserver.services.push.unread_counts import UnreadCountCache
 from homeserver.services.rooms.event_loader import EventLoader
 from homeserver.streams.writer import StreamWriter
 from homeserver.types.errors import BadRequest, Codes, Forbidden, NotFound
@@ -30,7 +31,9 @@ class ReceiptService:
         writer: StreamWriter,
         account_data: AccountDataService,
         push_delivery: PushDelivery | None = None,
+        unread_counts: UnreadCountCache | None = None,
     ) -> None:
+        self.unread_counts = unread_counts or UnreadCountCache(0)
         self.stores = stores
         self.loader = loader
         self.clock = clock
@@ -72,12 +75,15 @@ class ReceiptService:
         )
         # Private receipts wake only their owner; public ones the whole room.
         private = receipt_type == READ_PRIVATE
-        await self.writer.write(
-            self.stores.receipts.next_positions,
-            lambda position: self.stores.receipts.put(row, position),
-            rooms=[] if private else [room_id],
-            users=[requester.user_id] if private else [],
-        )
+        with self.unread_counts.changing():
+            await self.writer.write(
+                self.stores.receipts.next_positions,
+                lambda position: self.stores.receipts.put(row, position),
+                rooms=[] if private else [room_id],
+                users=[requester.user_id] if private else [],
+            )
+            # Before any sync the write woke reads the counts it lowered.
+            self.unread_counts.forget(requester.user_id, room_id)
         if self.push_delivery is not None:
             # Only marks the user: the badge update goes out in the background.
             self.push_delivery.on_read(requester.user_id)
