@@ -13,6 +13,14 @@ from homeserver.rules.event_filter import Filter
 from homeserver.types.errors import BadRequest, Codes
 
 Limit = Annotated[int, Field(ge=0)]
+# Type patterns are matched against every event a filter is applied to: bounded in number
+# and length (spec-valid filters name a handful of short types).
+MAX_TYPE_PATTERNS = 100
+MAX_TYPE_PATTERN_LENGTH = 255
+TypePatterns = Annotated[
+    list[Annotated[str, Field(max_length=MAX_TYPE_PATTERN_LENGTH)]],
+    Field(max_length=MAX_TYPE_PATTERNS),
+]
 # Filters name rooms and users by ID; anything else is a client bug worth a 400.
 RoomIds = list[Annotated[str, Field(pattern=r"^!")]]
 UserIds = list[Annotated[str, Field(pattern=r"^@")]]
@@ -20,8 +28,8 @@ UserIds = list[Annotated[str, Field(pattern=r"^@")]]
 
 class EventFilterModel(RequestBody):
     limit: Limit | None = None
-    types: list[str] | None = None
-    not_types: list[str] | None = None
+    types: TypePatterns | None = None
+    not_types: TypePatterns | None = None
     senders: UserIds | None = None
     not_senders: UserIds | None = None
 

@@ -11,21 +11,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from homeserver.rules.wildcard import matches_pieces, star_pieces
+
 DEFAULT_TIMELINE_LIMIT = 10
 
 
-def _compile(patterns: list[str] | None) -> tuple[re.Pattern[str], ...] | None:
+def _compile(patterns: list[str] | None) -> tuple[tuple[str, ...], ...] | None:
+    # `*` matches any sequence of characters; everything else is literal (spec: Filtering).
     if patterns is None:
         return None
-    # `*` matches any sequence of characters; everything else is literal.
-    return tuple(
-        re.compile("^" + ".*".join(re.escape(part) for part in p.split("*")) + r"\Z")
-        for p in patterns
-    )
+    return tuple(star_pieces(p) for p in patterns)
 
 
-def _matches_any(patterns: tuple[re.Pattern[str], ...], value: str) -> bool:
-    return any(p.match(value) for p in patterns)
+def _matches_any(patterns: tuple[tuple[str, ...], ...], value: str) -> bool:
+    return any(matches_pieces(p, value) for p in patterns)
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,8 @@ class EventFilter:
     lazy_load_members: bool = False
     include_redundant_members: bool = False
     unread_thread_notifications: bool = False
-    _types: tuple[re.Pattern[str], ...] | None = field(init=False, repr=False, compare=False)
-    _not_types: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+    _types: tuple[tuple[str, ...], ...] | None = field(init=False, repr=False, compare=False)
+    _not_types: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Frozen, so the compiled patterns are set the way dataclasses set fields.

@@ -61,6 +61,9 @@ async def test_invalid_filters_are_rejected(client: Client) -> None:
         {"room": {"not_rooms": ["also-not-a-room"]}},
         {"room": {"timeline": {"senders": ["not_a_user_id"]}}},
         {"presence": {"not_senders": ["nobody"]}},
+        # Type patterns are bounded in number and length.
+        {"room": {"timeline": {"types": ["m.room.message"] * 101}}},
+        {"presence": {"not_types": ["*" * 256]}},
     ):
         response = await client.request(
             "POST", f"/_matrix/client/v3/user/{ALICE}/filter", bad, token=token

@@ -14,6 +14,22 @@ def test_types_with_wildcards_and_exclusions() -> None:
     assert not EventFilter(types=["m.room.n.me"]).allows("m.room.name", "@a:x")
 
 
+def test_many_wildcards_against_a_long_type_take_no_backtracking() -> None:
+    # As a regex, each extra `*` multiplied the time: this froze the server for seconds.
+    pattern = "*a" * 100 + "b"
+    value = "a" * 100_000
+    assert not EventFilter(types=[pattern]).allows(value, "@a:x")
+    assert EventFilter(not_types=[pattern]).allows(value, "@a:x")
+    assert EventFilter(types=["*a" * 100 + "*"]).allows(value, "@a:x")
+
+
+def test_wildcards_are_case_sensitive_and_question_marks_literal() -> None:
+    assert not EventFilter(types=["M.room.*"]).allows("m.room.message", "@a:x")
+    assert not EventFilter(types=["m.room.?ame"]).allows("m.room.name", "@a:x")
+    assert EventFilter(types=["m.room.?ame"]).allows("m.room.?ame", "@a:x")
+    assert EventFilter(types=["*"]).allows("", "@a:x")
+
+
 def test_empty_types_list_allows_nothing() -> None:
     assert not EventFilter(types=[]).allows("m.room.message", "@a:x")
 

@@ -21,6 +21,8 @@ them before they get here).
 
 from __future__ import annotations
 
+from homeserver.rules.wildcard import matches_pieces
+
 MAX_PATTERN_LENGTH = 1_000
 _CACHE_SIZE = 10_000
 
@@ -131,22 +133,9 @@ class GlobMatcher:
         return self._run(text, words=True)
 
     def _stars_only(self, text: str) -> bool:
-        """`a*b*c` anchored at both ends: the first and last pieces are a prefix and a
-        suffix, and taking each middle piece at its leftmost place is never worse."""
         segments = self._segments
         assert segments is not None
-        first, last = segments[0], segments[-1]
-        if len(first) + len(last) > len(text):
-            return False
-        if not text.startswith(first) or not text.endswith(last):
-            return False
-        position, end = len(first), len(text) - len(last)
-        for piece in segments[1:-1]:
-            found = text.find(piece, position, end)
-            if found == -1:
-                return False
-            position = found + len(piece)
-        return True
+        return matches_pieces(segments, text)
 
     def _run(self, text: str, *, words: bool) -> bool:
         # State bit k: pattern[:k] consumed. A star's bit loops on any character and has an
