@@ -30,7 +30,7 @@ async def test_upload_and_fetch_filter(client: Client) -> None:
 
 async def test_unknown_filter_is_404(client: Client) -> None:
     token = (await client.register("alice"))["access_token"]
-    for filter_id in ("12345", "not-a-number"):
+    for filter_id in ("12345", "not-a-number", "²", "١٢"):
         response = await client.request(
             "GET", f"/_matrix/client/v3/user/{ALICE}/filter/{filter_id}", token=token
         )

@@ -188,3 +188,33 @@ async def test_health_reports_an_unreachable_database(
         await admin.close()
     health = await client.request("GET", "/health")
     assert (health.status, health.body["status"]) == (503, "unavailable")
+
+
+async def test_unencodable_strings_infinite_numbers_and_deep_json_are_400(client: Client) -> None:
+    """Each of these parsed, then failed as a 500 where the value was encoded or walked."""
+    user = User(client, await client.register("alice"))
+    room = await user.create_room()
+    deep = '{"a":' * 150 + "1" + "}" * 150
+    paths = [
+        f"/rooms/{room}/send/m.room.message/t1",
+        f"/rooms/{room}/state/org.example/k",
+        f"/user/{user.user_id}/account_data/org.example",
+        f"/profile/{user.user_id}/displayname",
+    ]
+    bodies = {
+        "lone surrogate": b'{"msgtype": "m.text", "body": "\\ud800", "displayname": "\\udfff"}',
+        "infinite number": b'{"msgtype": "m.text", "body": "x", "n": 1e400}',
+        "150 levels deep": deep.encode(),
+    }
+    for path in paths:
+        for what, raw in bodies.items():
+            reply = await user.call("PUT", path, raw=raw)
+            assert reply.status == 400, (path, what, reply.body)
+            assert reply.errcode in ("M_BAD_JSON", "M_NOT_JSON"), (path, what, reply.body)
+    # A surrogate pair is one valid character, and 100 levels are allowed.
+    pair = b'{"msgtype": "m.text", "body": "\\ud83d\\ude00"}'
+    assert (await user.call("PUT", paths[0], raw=pair)).status == 200
+    nested = '{"msgtype": "m.text", "body": "x", "n": ' + '{"a":' * 98 + "1" + "}" * 99
+    assert (
+        await user.call("PUT", f"/rooms/{room}/send/m.room.message/t2", raw=nested.encode())
+    ).status == 200

@@ -26,7 +26,8 @@ class FilterService:
         if requester.user_id != user_id:
             raise Forbidden("Cannot read the filters of other users")
         definition = None
-        if filter_id.isdigit() and len(filter_id) < 18:
+        # ASCII only: str.isdigit and int() also take other scripts' digits.
+        if filter_id.isascii() and filter_id.isdigit() and len(filter_id) < 18:
             definition = await self.stores.filters.get(user_id, int(filter_id))
         if definition is None:
             raise NotFound("No such filter")
