@@ -59,10 +59,12 @@ class ToDeviceStore:
     ) -> None:
         await conn.execute(
             "enqueue_to_device",
+            # Messages to device IDs that do not exist are dropped, as the spec asks.
             """INSERT INTO device_inbox (stream_id, user_id, device_id, sender, type, content)
                SELECT $1, u, d, s, t, c::jsonb
                FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                    AS m(u, d, s, t, c)""",
+                    AS m(u, d, s, t, c)
+               JOIN devices dev ON dev.user_id = m.u AND dev.device_id = m.d""",
             position,
             [m.user_id for m in messages],
             [m.device_id for m in messages],

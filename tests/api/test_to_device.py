@@ -52,3 +52,25 @@ async def test_invalid_bodies(client: Client) -> None:
         "PUT", f"{SEND}/m.test/t9", {"messages": {"bob": {"D": {}}}}, token=token
     )
     assert (bad_user.status, bad_user.errcode) == (400, "M_INVALID_PARAM")
+
+
+async def test_messages_to_unknown_or_deleted_devices_are_not_kept(
+    client: Client, server: Homeserver
+) -> None:
+    """A device created later with the same ID must not receive them."""
+    alice = await client.register("alice")
+    bob = await client.register("bob", device_id="OLD")
+    body = {"messages": {"@bob:test.local": {"NEW": {"n": 1}, "OLD": {"n": 2}}}}
+    sent = await client.request("PUT", f"{SEND}/m.test/t1", body, token=alice["access_token"])
+    assert sent.status == 200
+    logout = await client.request(
+        "POST", "/_matrix/client/v3/logout", {}, token=bob["access_token"]
+    )
+    assert logout.status == 200
+    for device_id in ("NEW", "OLD"):
+        assert (await client.login("bob", device_id=device_id)).status == 200
+    service = server.services.to_device
+    upto = server.services.notifier.current_token.to_device
+    for device_id in ("NEW", "OLD"):
+        inbox, _ = await service.inbox("@bob:test.local", device_id, 0, upto)
+        assert inbox == [], device_id
