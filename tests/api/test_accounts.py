@@ -223,6 +223,35 @@ async def test_guests(configured: Any) -> None:
     assert refused.status == 403
 
 
+async def test_guests_may_set_only_their_display_name(configured: Any) -> None:
+    client = await configured(registration={"enabled": True, "allow_guests": True})
+    guest = (await client.request("POST", V3 + "/register", {}, params={"kind": "guest"})).body
+    token, user_id = guest["access_token"], guest["user_id"]
+    named = await client.request(
+        "PUT", f"{V3}/profile/{user_id}/displayname", {"displayname": "Visitor"}, token=token
+    )
+    assert named.status == 200
+    for field, value in (("avatar_url", "mxc://x/y"), ("m.tz", "Europe/Paris")):
+        refused = await client.request(
+            "PUT", f"{V3}/profile/{user_id}/{field}", {field: value}, token=token
+        )
+        assert (refused.status, refused.errcode) == (403, "M_FORBIDDEN"), field
+        deleted = await client.request("DELETE", f"{V3}/profile/{user_id}/{field}", token=token)
+        assert (deleted.status, deleted.errcode) == (403, "M_FORBIDDEN"), field
+
+
+async def test_device_display_names_are_bounded(client: Client) -> None:
+    body = await client.register("alice", initial_device_display_name="x" * 500)
+    token, device_id = body["access_token"], body["device_id"]
+    device = await client.request("GET", f"{V3}/devices/{device_id}", token=token)
+    assert device.body["display_name"] == "x" * 100
+    path = f"{V3}/devices/{device_id}"
+    too_long = await client.request("PUT", path, {"display_name": "y" * 101}, token=token)
+    assert (too_long.status, too_long.errcode) == (400, "M_TOO_LARGE")
+    fits = await client.request("PUT", path, {"display_name": "y" * 100}, token=token)
+    assert fits.status == 200
+
+
 async def test_a_guest_upgrades_to_a_full_account(configured: Any) -> None:
     client = await configured(registration={"enabled": True, "allow_guests": True})
     guests = [

@@ -16,10 +16,13 @@ import structlog
 from homeserver.services.accounts.auth import AuthService
 from homeserver.services.common.clock import Clock
 from homeserver.services.common.periodic import PeriodicTask
-from homeserver.types.errors import NotFound
+from homeserver.types.errors import BadRequest, Codes, NotFound
 from storage.database import Connection, after_commit
 from storage.stores import Stores
 from storage.stores.devices import DeviceRecord, LastSeen
+
+# Synapse's limit: every device list shows the names, and other users see them.
+MAX_DISPLAY_NAME_LENGTH = 100
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +73,10 @@ class DeviceService:
         """Create (or reuse) a device. Reusing a device ID invalidates its earlier tokens,
         as the spec asks when a client names its own device on login."""
         device_id = device_id or generate_device_id()
+        # A name given at login or registration is cut to the limit rather than refused,
+        # as in Synapse: a login must not fail over a label.
+        if display_name is not None:
+            display_name = display_name[:MAX_DISPLAY_NAME_LENGTH]
         existed = await self.stores.devices.upsert(
             user_id, device_id, display_name, self.clock.time_ms(), conn=conn
         )
@@ -109,6 +116,11 @@ class DeviceService:
         return self._overlay(record)
 
     async def rename(self, user_id: str, device_id: str, display_name: str) -> None:
+        if len(display_name) > MAX_DISPLAY_NAME_LENGTH:
+            raise BadRequest(
+                f"Device display names are at most {MAX_DISPLAY_NAME_LENGTH} characters",
+                Codes.TOO_LARGE,
+            )
         if not await self.stores.devices.set_display_name(user_id, device_id, display_name):
             raise NotFound("Unknown device")
 

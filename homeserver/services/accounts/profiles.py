@@ -56,6 +56,11 @@ class ProfileService:
             raise NotFound(f"The profile has no {field!r} field")
         return {field: profile[field]}
 
+    def _check_guest(self, requester: Requester, field: str) -> None:
+        # Guest access lets guests set their display name and nothing else of the profile.
+        if requester.is_guest and field != DISPLAYNAME:
+            raise Forbidden("Guests may only set their display name")
+
     def _check_field(self, field: str) -> None:
         if len(field.encode()) > MAX_KEY_BYTES:
             raise BadRequest("Profile key too long", Codes.KEY_TOO_LARGE)
@@ -67,6 +72,7 @@ class ProfileService:
     ) -> None:
         if requester.user_id != user_id:
             raise Forbidden("You may only change your own profile")
+        self._check_guest(requester, field)
         self._check_field(field)
         if field not in body:
             raise BadRequest(f"Missing parameter: {field}", Codes.MISSING_PARAM)
@@ -84,6 +90,7 @@ class ProfileService:
     async def delete_field(self, requester: Requester, user_id: str, field: str) -> None:
         if requester.user_id != user_id:
             raise Forbidden("You may only change your own profile")
+        self._check_guest(requester, field)
         self._check_field(field)
         await self.stores.profiles.delete_field(user_id, field)
         if field in (DISPLAYNAME, AVATAR_URL):
