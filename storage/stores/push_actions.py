@@ -245,20 +245,6 @@ class PushActionStore:
         )
         return int(result.split()[-1])
 
-    async def after(self, user_id: str, position: int, limit: int) -> list[PushActionRow]:
-        """The user's notifications after an events-stream position, oldest first (what a
-        pusher has still to deliver)."""
-        rows = await self.db.fetch(
-            "push_actions_after",
-            f"""SELECT {_COLUMNS} FROM event_push_actions a
-                WHERE a.user_id = $1 AND a.stream_ordering > $2
-                ORDER BY a.stream_ordering LIMIT $3""",
-            user_id,
-            position,
-            limit,
-        )
-        return [_row(row) for row in rows]
-
     async def after_with_read(self, user_id: str, position: int, limit: int) -> list[Notification]:
         """As `after`, each with whether a read receipt already covers it (a pusher skips
         those, as Synapse does)."""

@@ -24,6 +24,7 @@ from homeserver.rules.push.model import (
     RoomMemberCount,
     SenderNotificationPermission,
 )
+from homeserver.rules.push.shared import SharedObjects
 
 EventCheck = Callable[[EventFacts], bool]
 MemberCheck = Callable[[MemberFacts, EventFacts], bool]
@@ -223,18 +224,12 @@ class Test:
         return True
 
 
-_interned_objects: dict[Any, Any] = {}
+_interned_objects: SharedObjects[Any, Any] = SharedObjects(_INTERNED_MAX)
 
 
 def interned(key: Any, make: Callable[[], Any]) -> Any:
     # Equal conditions share one compiled object, so one memo entry serves them all.
-    try:
-        return _interned_objects[key]
-    except KeyError:
-        if len(_interned_objects) >= _INTERNED_MAX:
-            del _interned_objects[next(iter(_interned_objects))]
-        made = _interned_objects[key] = make()
-        return made
+    return _interned_objects.get(key, make)
 
 
 def test_for(conditions: tuple[Condition, ...]) -> Test:

@@ -42,6 +42,7 @@ from homeserver.rules.push.model import (
     effective_actions,
 )
 from homeserver.rules.push.ruleset import PushRuleSet, Segment
+from homeserver.rules.push.shared import SharedObjects
 
 __all__ = [
     "EventFacts",
@@ -188,18 +189,15 @@ class _Block:
         return tuple(kept), False
 
 
-_shared_blocks: dict[int, _Block] = {}
-_SHARED_BLOCKS_MAX = 10_000
+_shared_blocks: SharedObjects[int, _Block] = SharedObjects(10_000)
 
 
 def _block(segment: Segment) -> _Block:
     # Rule sets with the same default runs (all but those with unusual changes to the
     # defaults) get the same block, so its reduction per event is shared too.
-    block = _shared_blocks.get(id(segment))
+    block = _shared_blocks.peek(id(segment))
     if block is None or block.segment is not segment:
-        if len(_shared_blocks) >= _SHARED_BLOCKS_MAX:
-            del _shared_blocks[next(iter(_shared_blocks))]
-        block = _shared_blocks[id(segment)] = _Block(segment)
+        block = _shared_blocks.put(id(segment), _Block(segment))
     return block
 
 
@@ -236,17 +234,11 @@ class _Skeleton:
         return tuple(kept), _END
 
 
-_skeletons: dict[tuple[tuple[int, _Block], ...], _Skeleton] = {}
-_SKELETONS_MAX = 10_000
+_skeletons: SharedObjects[tuple[tuple[int, _Block], ...], _Skeleton] = SharedObjects(10_000)
 
 
 def _skeleton(blocks: tuple[tuple[int, _Block], ...]) -> _Skeleton:
-    skeleton = _skeletons.get(blocks)
-    if skeleton is None:
-        if len(_skeletons) >= _SKELETONS_MAX:
-            del _skeletons[next(iter(_skeletons))]
-        skeleton = _skeletons[blocks] = _Skeleton(blocks)
-    return skeleton
+    return _skeletons.get(blocks, lambda: _Skeleton(blocks))
 
 
 class _Probes:
@@ -270,17 +262,11 @@ class _Probes:
         return tuple(keys)
 
 
-_probes: dict[tuple[_Lookup, ...], _Probes] = {}
-_PROBES_MAX = 10_000
+_probes: SharedObjects[tuple[_Lookup, ...], _Probes] = SharedObjects(10_000)
 
 
 def _probes_for(lookups: tuple[_Lookup, ...]) -> _Probes:
-    probes = _probes.get(lookups)
-    if probes is None:
-        if len(_probes) >= _PROBES_MAX:
-            del _probes[next(iter(_probes))]
-        probes = _probes[lookups] = _Probes(lookups)
-    return probes
+    return _probes.get(lookups, lambda: _Probes(lookups))
 
 
 # A user's rule tested on the event alone: (position, memo key, how to compute, match).
@@ -394,19 +380,15 @@ def _index_match(step: _Index, facts: EventFacts, memo: dict[Any, Any]) -> Match
 def _first_match(
     program: _Program, member: MemberFacts, facts: EventFacts, memo: dict[Any, Any]
 ) -> Match | None:
-    """One member's outcome, step by step (a rule set only this member has). The steps
-    are inlined. Only for a program with an own rule that depends on the member."""
+    """One member's outcome, step by step (a rule set only this member has). Only for a
+    program with an own rule that depends on the member."""
     steps = program.steps
     assert steps is not None
     for step in steps:
         if isinstance(step, _Index):
-            for lookup, table in step.entries:
-                value = memo.get(lookup, _UNREAD)
-                if value is _UNREAD:
-                    value = memo[lookup] = lookup.read(facts)
-                match = table.get(value)
-                if match is not None:
-                    return match
+            match = _index_match(step, facts, memo)
+            if match is not None:
+                return match
         elif isinstance(step, _Block):
             reduced = memo.get(step)
             if reduced is None:

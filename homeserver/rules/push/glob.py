@@ -21,6 +21,7 @@ them before they get here).
 
 from __future__ import annotations
 
+from homeserver.rules.push.shared import SharedObjects
 from homeserver.rules.wildcard import matches_pieces
 
 MAX_PATTERN_LENGTH = 1_000
@@ -165,19 +166,12 @@ class GlobMatcher:
         return bool((state | init) & accept)
 
 
-_cache: dict[str, GlobMatcher] = {}
+_cache: SharedObjects[str, GlobMatcher] = SharedObjects(_CACHE_SIZE)
 
 
 def compile_glob(pattern: str) -> GlobMatcher:
     """The compiled matcher for `pattern`, shared through a bounded cache."""
-    matcher = _cache.get(pattern)
-    if matcher is None:
-        if len(_cache) >= _CACHE_SIZE:
-            # Oldest first: the defaults' patterns were compiled early and are re-added at
-            # once if they are still in use.
-            del _cache[next(iter(_cache))]
-        matcher = _cache[pattern] = GlobMatcher(pattern)
-    return matcher
+    return _cache.get(pattern, lambda: GlobMatcher(pattern))
 
 
 def glob_matches(pattern: str, text: str, *, words: bool = False) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from homeserver.rules.push.defaults import DEFAULT_RULES, DefaultRules
 from homeserver.rules.push.model import KIND_ORDER, Action, PushRule, RuleKind
+from homeserver.rules.push.shared import SharedObjects
 from homeserver.types.frozen import freeze
 
 # {default rule_id: (enabled or None to keep, actions or None to keep)}
@@ -23,8 +24,7 @@ DefaultChanges = Mapping[str, tuple[bool | None, Sequence[Action] | None]]
 Segment = tuple[PushRule, ...]
 
 # Changed default segments, shared by users who made the same changes.
-_CHANGED_SEGMENTS: dict[tuple[Any, ...], Segment] = {}
-_CHANGED_SEGMENTS_MAX = 10_000
+_CHANGED_SEGMENTS: SharedObjects[tuple[Any, ...], Segment] = SharedObjects(10_000)
 
 
 def _frozen_change(
@@ -43,18 +43,14 @@ def _changed(defaults: DefaultRules, segment: Segment, changes: DefaultChanges) 
     )
     if not relevant:
         return segment
-    key = (id(defaults), id(segment), relevant)
-    shared = _CHANGED_SEGMENTS.get(key)
-    if shared is None:
-        changed = dict(relevant)
-        shared = tuple(
+    changed = dict(relevant)
+    return _CHANGED_SEGMENTS.get(
+        (id(defaults), id(segment), relevant),
+        lambda: tuple(
             rule.with_changes(*changed[rule.rule_id]) if rule.rule_id in changed else rule
             for rule in segment
-        )
-        if len(_CHANGED_SEGMENTS) >= _CHANGED_SEGMENTS_MAX:
-            _CHANGED_SEGMENTS.pop(next(iter(_CHANGED_SEGMENTS)))
-        _CHANGED_SEGMENTS[key] = shared
-    return shared
+        ),
+    )
 
 
 class PushRuleSet:

@@ -10,17 +10,15 @@ says it all) and none for a room the user is only invited to.
 from __future__ import annotations
 
 import asyncio
-import re
 
 from homeserver.services.push.push_gateway import RoomContext
 from homeserver.services.rooms.event_loader import EventLoader
 from homeserver.types.event import CANONICAL_ALIAS, Event
+from homeserver.types.ids import server_name_of
 from storage.stores import Stores
 from storage.stores.rooms import MembershipRecord
 
 ROOM_NAME = "m.room.name"
-# Looser than what may be registered: remote servers may allow aliases we would not.
-_ALIAS = re.compile(r"^#.*:.+$")
 _PRESENT = ("join", "invite")
 
 
@@ -50,7 +48,8 @@ async def room_context(
     alias_event = events.get(ids.get((CANONICAL_ALIAS, ""), ""))
     name = name_event.content.get("name") if name_event is not None else None
     alias = alias_event.content.get("alias") if alias_event is not None else None
-    if not isinstance(alias, str) or not _ALIAS.match(alias):
+    # Looser than what may be registered: remote servers may allow aliases we would not.
+    if not isinstance(alias, str) or not alias.startswith("#") or not server_name_of(alias):
         alias = None
     sender_name = (sender.display_name if sender is not None else None) or event.sender
     room_name = name if isinstance(name, str) and name else alias

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import structlog
 from prometheus_client import Counter, Histogram
 
-from homeserver.rules.power_levels import PowerLevels
+from homeserver.rules.power_levels import PowerLevels, as_int
 from homeserver.rules.push.evaluator import EventFacts, MemberFacts, evaluate_for_members
 from homeserver.rules.push.ruleset import PushRuleSet
 from homeserver.services.accounts.ignored_users import IgnoredUsers
@@ -358,13 +358,12 @@ class PushEvaluator:
 
 def _notification_levels(power: PowerLevels) -> dict[str, int]:
     """The power needed to trigger each kind of notification: `room` (@room) is 50 unless
-    the power levels say otherwise."""
-    levels: dict[str, Any] = {"room": 50}
+    the power levels say otherwise (values read as the room version reads levels)."""
+    levels = {"room": 50}
     raw = power.content.get("notifications")
-    if isinstance(raw, dict):
+    if isinstance(raw, Mapping):
         for key, value in raw.items():
-            if isinstance(value, int) and not isinstance(value, bool):
-                levels[key] = value
-            elif isinstance(value, str) and value.lstrip("-").isdigit():
-                levels[key] = int(value)
+            level = as_int(value, power.room_version)
+            if level is not None:
+                levels[key] = level
     return levels
